@@ -1,0 +1,370 @@
+/* cmd_server: commands a node answers itself, never through the log:
+ * PING, ECHO, QUIT, SELECT, INFO, CONFIG, COMMAND. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "command.h"
+#include "config.h"
+#include "conn.h"
+#include "memstats.h"
+#include "node.h"
+#include "num.h"
+#include "proto.h"
+#include "reply.h"
+#include "server.h"
+#include "store.h"
+
+#define REDIS_RAFT_VERSION   "0.1.0"
+#define REDIS_COMPAT_VERSION "7.0.15"
+
+void cmd_ping(struct cmd_ctx *c)
+{
+    if (c->argc > 2) {
+        reply_arity_error(c->reply, "ping");
+    } else if (c->argc == 2) {
+        reply_bulk(c->reply, c->argv[1], c->argvlen[1]);
+    } else {
+        reply_status(c->reply, "PONG");
+    }
+}
+
+void cmd_echo(struct cmd_ctx *c)
+{
+    reply_bulk(c->reply, c->argv[1], c->argvlen[1]);
+}
+
+void cmd_quit(struct cmd_ctx *c)
+{
+    reply_ok(c->reply);
+    c->conn->close_after_reply = true;
+}
+
+/* SELECT index: only database 0 exists, as on Redis Cluster. */
+void cmd_select(struct cmd_ctx *c)
+{
+    long long id;
+    if (!num_parse_ll(c->argv[1], c->argvlen[1], &id) || id < -2147483648LL ||
+        id > 2147483647LL) {
+        reply_error(c->reply, ERR_NOT_INT);
+    } else if (id != 0) {
+        reply_error(c->reply, "ERR SELECT is not allowed in cluster mode");
+    } else {
+        reply_ok(c->reply);
+    }
+}
+
+/* --- INFO ---------------------------------------------------------------- */
+
+static void human_bytes(char *out, size_t n, size_t bytes)
+{
+    double b = (double)bytes;
+    if (b < 1024) {
+        snprintf(out, n, "%zuB", bytes);
+    } else if (b < 1024.0 * 1024) {
+        snprintf(out, n, "%.2fK", b / 1024);
+    } else if (b < 1024.0 * 1024 * 1024) {
+        snprintf(out, n, "%.2fM", b / (1024.0 * 1024));
+    } else {
+        snprintf(out, n, "%.2fG", b / (1024.0 * 1024 * 1024));
+    }
+}
+
+static void info_server(struct server *s, struct buf *b)
+{
+    struct utsname u;
+    uname(&u);
+    uint64_t up = (server_time_ms() - s->start_ms) / 1000;
+    buf_printf(b,
+               "# Server\r\n"
+               "redis_version:" REDIS_COMPAT_VERSION "\r\n"
+               "redis_raft_version:" REDIS_RAFT_VERSION "\r\n"
+               "redis_mode:cluster\r\n"
+               "os:%s %s %s\r\n"
+               "arch_bits:%d\r\n"
+               "multiplexing_api:libuv\r\n"
+               "libuv_version:%s\r\n"
+               "process_id:%d\r\n"
+               "tcp_port:%lld\r\n"
+               "raft_port:%lld\r\n"
+               "uptime_in_seconds:%llu\r\n"
+               "uptime_in_days:%llu\r\n"
+               "config_file:%s\r\n"
+               "data_dir:%s\r\n",
+               u.sysname, u.release, u.machine, (int)(sizeof(long) * 8),
+               uv_version_string(), (int)getpid(), s->cfg.port,
+               s->cfg.raft_port, (unsigned long long)up,
+               (unsigned long long)(up / 86400),
+               s->cfg.config_file ? s->cfg.config_file : "", s->cfg.dir);
+}
+
+static void info_clients(struct server *s, struct buf *b)
+{
+    buf_printf(b,
+               "# Clients\r\n"
+               "connected_clients:%llu\r\n"
+               "maxclients:%lld\r\n"
+               "blocked_clients:0\r\n",
+               (unsigned long long)s->nconns, s->cfg.maxclients);
+}
+
+static void info_memory(struct server *s, struct buf *b)
+{
+    struct memstats m;
+    char h1[32], h2[32];
+    (void)s;
+    memstats_read(&m);
+    human_bytes(h1, sizeof h1, m.allocated);
+    human_bytes(h2, sizeof h2, m.rss);
+    buf_printf(b,
+               "# Memory\r\n"
+               "used_memory:%zu\r\n"
+               "used_memory_human:%s\r\n"
+               "used_memory_rss:%zu\r\n"
+               "used_memory_rss_human:%s\r\n"
+               "allocator_active:%zu\r\n"
+               "allocator_resident:%zu\r\n"
+               "mem_fragmentation_ratio:%.2f\r\n"
+               "mem_allocator:%s\r\n",
+               m.allocated, h1, m.rss, h2, m.active, m.resident,
+               m.allocated ? (double)m.rss / (double)m.allocated : 0.0,
+               m.allocator);
+}
+
+static void info_stats(struct server *s, struct buf *b)
+{
+    buf_printf(b,
+               "# Stats\r\n"
+               "total_connections_received:%llu\r\n"
+               "total_commands_processed:%llu\r\n"
+               "total_net_input_bytes:%llu\r\n"
+               "total_net_output_bytes:%llu\r\n"
+               "rejected_connections:%llu\r\n"
+               "raft_entries_proposed:%llu\r\n"
+               "raft_commands_proposed:%llu\r\n"
+               "raft_entries_applied:%llu\r\n"
+               "raft_batches_in_flight:%zu\r\n",
+               (unsigned long long)s->stats.connections_received,
+               (unsigned long long)s->stats.commands_processed,
+               (unsigned long long)s->stats.net_input_bytes,
+               (unsigned long long)s->stats.net_output_bytes,
+               (unsigned long long)s->stats.connections_rejected,
+               (unsigned long long)s->batcher.proposed_entries,
+               (unsigned long long)s->batcher.proposed_commands,
+               (unsigned long long)s->stats.entries_applied,
+               s->batcher.ninflight);
+}
+
+static void info_raft(struct server *s, struct buf *b)
+{
+    buf_append_str(b, "# Raft\r\n");
+    node_info(s->node, b);
+}
+
+static void info_keyspace(struct server *s, struct buf *b)
+{
+    buf_append_str(b, "# Keyspace\r\n");
+    size_t n = store_size(s->store);
+    if (n > 0) {
+        buf_printf(b, "db0:keys=%zu,expires=0,avg_ttl=0\r\n", n);
+    }
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(struct server *, struct buf *);
+} sections[] = {
+    {"server", info_server}, {"clients", info_clients},
+    {"memory", info_memory}, {"stats", info_stats},
+    {"raft", info_raft},     {"keyspace", info_keyspace},
+};
+
+#define NSECTIONS (sizeof sections / sizeof sections[0])
+
+void cmd_info(struct cmd_ctx *c)
+{
+    bool want[NSECTIONS];
+    bool all = c->argc == 1;
+    memset(want, 0, sizeof want);
+    for (int i = 1; i < c->argc; i++) {
+        const char *a = c->argv[i];
+        size_t n = c->argvlen[i];
+        if (arg_is(a, n, "all") || arg_is(a, n, "everything") ||
+            arg_is(a, n, "default")) {
+            all = true;
+        }
+        for (size_t k = 0; k < NSECTIONS; k++) {
+            if (arg_is(a, n, sections[k].name)) {
+                want[k] = true;
+            }
+        }
+    }
+    struct buf b;
+    buf_init(&b);
+    for (size_t k = 0; k < NSECTIONS; k++) {
+        if (all || want[k]) {
+            if (b.len > 0) {
+                buf_append(&b, "\r\n", 2);
+            }
+            sections[k].fn(c->srv, &b);
+        }
+    }
+    reply_bulk(c->reply, b.data, b.len);
+    buf_free(&b);
+}
+
+/* --- CONFIG ----------------------------------------------------------------
+ */
+
+struct config_reply {
+    struct buf items;
+    long long n;
+    const char *seen[64];
+    int nseen;
+};
+
+static void config_collect(void *arg, const char *name, const char *value)
+{
+    struct config_reply *r = arg;
+    for (int i = 0; i < r->nseen; i++) {
+        if (r->seen[i] == name) {
+            return; /* matched by an earlier pattern */
+        }
+    }
+    if (r->nseen < 64) {
+        r->seen[r->nseen++] = name;
+    }
+    reply_bulk_str(&r->items, name);
+    reply_bulk_str(&r->items, value);
+    r->n += 2;
+}
+
+static void apply_runtime(struct server *s)
+{
+    s->log.level = (int)s->cfg.loglevel;
+    for (struct conn *c = s->conns; c != NULL; c = c->next) {
+        if (c->proto != NULL) {
+            proto_set_max_bulk_len(c->proto, s->cfg.proto_max_bulk_len);
+        }
+    }
+}
+
+void cmd_config(struct cmd_ctx *c)
+{
+    const char *sub = c->argv[1];
+    size_t sublen = c->argvlen[1];
+    struct server *s = c->srv;
+    if (arg_is(sub, sublen, "get") && c->argc >= 3) {
+        struct config_reply r;
+        memset(&r, 0, sizeof r);
+        for (int i = 2; i < c->argc; i++) {
+            config_match(&s->cfg, c->argv[i], config_collect, &r);
+        }
+        reply_array(c->reply, r.n);
+        buf_append(c->reply, r.items.data, r.items.len);
+        buf_free(&r.items);
+    } else if (arg_is(sub, sublen, "set") && c->argc >= 4 && c->argc % 2 == 0) {
+        struct config saved = s->cfg;
+        char err[256];
+        for (int i = 2; i < c->argc; i += 2) {
+            /* Validate all first: strings are not runtime-settable, so a
+             * shallow copy restores every changed field. */
+            if (config_set(&s->cfg, c->argv[i], c->argv[i + 1], 1, err,
+                           sizeof err) != 0) {
+                s->cfg = saved;
+                reply_errorf(c->reply, "ERR CONFIG SET failed - %s", err);
+                return;
+            }
+        }
+        apply_runtime(s);
+        reply_ok(c->reply);
+    } else if (arg_is(sub, sublen, "resetstat") && c->argc == 2) {
+        memset(&s->stats, 0, sizeof s->stats);
+        reply_ok(c->reply);
+    } else if (arg_is(sub, sublen, "get") || arg_is(sub, sublen, "set") ||
+               arg_is(sub, sublen, "resetstat")) {
+        char name[64];
+        snprintf(name, sizeof name, "config|%.*s", (int)sublen, sub);
+        for (char *p = name; *p; p++) {
+            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        }
+        reply_arity_error(c->reply, name);
+    } else {
+        reply_errorf(c->reply,
+                     "ERR unknown subcommand '%.128s'. Try CONFIG HELP.", sub);
+    }
+}
+
+/* --- COMMAND ---------------------------------------------------------------
+ */
+
+static void command_entry(struct buf *b, const struct command *cmd)
+{
+    reply_array(b, 10);
+    reply_bulk_str(b, cmd->name);
+    reply_int(b, cmd->arity);
+    /* Flags as status replies. */
+    int nflags = 0;
+    const char *p = cmd->redis_flags;
+    for (const char *q = p; *q; q++) {
+        if ((q == p || q[-1] == ' ') && *q != ' ') {
+            nflags++;
+        }
+    }
+    reply_array(b, nflags);
+    while (*p) {
+        size_t n = strcspn(p, " ");
+        if (n > 0) {
+            buf_append(b, "+", 1);
+            buf_append(b, p, n);
+            buf_append(b, "\r\n", 2);
+        }
+        p += n;
+        while (*p == ' ') {
+            p++;
+        }
+    }
+    reply_int(b, cmd->first_key);
+    reply_int(b, cmd->last_key);
+    reply_int(b, cmd->step);
+    reply_array(b, 0); /* ACL categories */
+    reply_array(b, 0); /* tips */
+    reply_array(b, 0); /* key specs */
+    reply_array(b, 0); /* subcommands */
+}
+
+void cmd_command(struct cmd_ctx *c)
+{
+    size_t n;
+    const struct command *table = command_table(&n);
+    if (c->argc == 1) {
+        reply_array(c->reply, (long long)n);
+        for (size_t i = 0; i < n; i++) {
+            command_entry(c->reply, &table[i]);
+        }
+        return;
+    }
+    const char *sub = c->argv[1];
+    size_t sublen = c->argvlen[1];
+    if (arg_is(sub, sublen, "count") && c->argc == 2) {
+        reply_int(c->reply, (long long)n);
+    } else if (arg_is(sub, sublen, "info")) {
+        reply_array(c->reply, c->argc - 2);
+        for (int i = 2; i < c->argc; i++) {
+            const struct command *cmd =
+                command_lookup(c->argv[i], c->argvlen[i]);
+            if (cmd) {
+                command_entry(c->reply, cmd);
+            } else {
+                reply_null_array(c->reply);
+            }
+        }
+    } else if (arg_is(sub, sublen, "docs")) {
+        reply_array(c->reply, 0);
+    } else {
+        reply_errorf(c->reply,
+                     "ERR unknown subcommand '%.128s'. Try COMMAND HELP.", sub);
+    }
+}

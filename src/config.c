@@ -1,0 +1,303 @@
+/* config: the configuration table and its parsers. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <hiredis/sds.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "mem.h"
+
+enum config_type { CT_STRING, CT_INT, CT_BYTES, CT_LOGLEVEL };
+
+#define CF_RUNTIME 1 /* CONFIG SET may change it */
+
+struct config_def {
+    const char *name;
+    enum config_type type;
+    size_t offset;
+    long long min, max;
+    const char *dflt;
+    unsigned flags;
+};
+
+#define OFF(f) offsetof(struct config, f)
+
+static const struct config_def defs[] = {
+    {"bind", CT_STRING, OFF(bind), 0, 0, "127.0.0.1", 0},
+    {"port", CT_INT, OFF(port), 1, 65535, "11000", 0},
+    {"raft-port", CT_INT, OFF(raft_port), 0, 65535, "0", 0},
+    {"node-id", CT_INT, OFF(node_id), 1, LLONG_MAX, "1", 0},
+    {"dir", CT_STRING, OFF(dir), 0, 0, "", 0},
+    {"loglevel", CT_LOGLEVEL, OFF(loglevel), 0, 3, "notice", CF_RUNTIME},
+    {"logfile", CT_STRING, OFF(logfile), 0, 0, "", 0},
+    {"election-timeout", CT_INT, OFF(election_timeout), 50, 600000, "1000", 0},
+    {"heartbeat-interval", CT_INT, OFF(heartbeat_interval), 5, 60000, "100", 0},
+    {"leader-wait-timeout", CT_INT, OFF(leader_wait_timeout), 0, 3600000, "0",
+     CF_RUNTIME},
+    {"maxclients", CT_INT, OFF(maxclients), 1, 1000000, "10000", CF_RUNTIME},
+    {"proto-max-bulk-len", CT_BYTES, OFF(proto_max_bulk_len), 1024, LLONG_MAX,
+     "512mb", CF_RUNTIME},
+    {"client-query-buffer-limit", CT_BYTES, OFF(client_query_buffer_limit),
+     1024 * 1024, LLONG_MAX, "1gb", CF_RUNTIME},
+    {"snapshot-threshold", CT_INT, OFF(snapshot_threshold), 16, UINT_MAX,
+     "8192", 0},
+    {"snapshot-trailing", CT_INT, OFF(snapshot_trailing), 0, UINT_MAX, "4096",
+     0},
+    {"max-inflight-entries", CT_INT, OFF(max_inflight_entries), 1, 65536, "512",
+     0},
+};
+
+#define NDEFS (sizeof defs / sizeof defs[0])
+
+static const struct config_def *find(const char *name)
+{
+    for (size_t i = 0; i < NDEFS; i++) {
+        if (strcasecmp(defs[i].name, name) == 0) {
+            return &defs[i];
+        }
+    }
+    return NULL;
+}
+
+/* Integer with Redis's memory units (k, kb, m, mb, g, gb) for CT_BYTES. */
+static int parse_number(const char *s, int bytes, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || errno != 0) {
+        return -1;
+    }
+    long long mul = 1;
+    if (*end != '\0') {
+        if (!bytes) {
+            return -1;
+        }
+        static const struct {
+            const char *unit;
+            long long mul;
+        } units[] = {{"k", 1000LL},
+                     {"kb", 1024LL},
+                     {"m", 1000LL * 1000},
+                     {"mb", 1024LL * 1024},
+                     {"g", 1000LL * 1000 * 1000},
+                     {"gb", 1024LL * 1024 * 1024}};
+        mul = 0;
+        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+            if (strcasecmp(end, units[i].unit) == 0) {
+                mul = units[i].mul;
+            }
+        }
+        if (mul == 0) {
+            return -1;
+        }
+    }
+    if (v != 0 && (v > LLONG_MAX / mul || v < LLONG_MIN / mul)) {
+        return -1;
+    }
+    *out = v * mul;
+    return 0;
+}
+
+static int set_def(struct config *c, const struct config_def *d,
+                   const char *value, char *err, size_t errlen)
+{
+    void *field = (char *)c + d->offset;
+    long long v = 0;
+    switch (d->type) {
+    case CT_STRING:
+        free(*(char **)field);
+        *(char **)field = xstrdup(value);
+        return 0;
+    case CT_LOGLEVEL:
+        v = log_level_parse(value);
+        if (v < 0) {
+            snprintf(err, errlen,
+                     "'%s': invalid value '%s' (expected debug, verbose, "
+                     "notice or warning)",
+                     d->name, value);
+            return -1;
+        }
+        break;
+    case CT_INT:
+    case CT_BYTES:
+        if (parse_number(value, d->type == CT_BYTES, &v) != 0) {
+            snprintf(err, errlen,
+                     "'%s': argument '%s' couldn't be parsed into an integer",
+                     d->name, value);
+            return -1;
+        }
+        if (v < d->min || v > d->max) {
+            snprintf(err, errlen,
+                     "'%s': argument %lld must be between %lld and %lld",
+                     d->name, v, d->min, d->max);
+            return -1;
+        }
+        break;
+    }
+    *(long long *)field = v;
+    return 0;
+}
+
+void config_init(struct config *c)
+{
+    char err[256];
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NDEFS; i++) {
+        int rv = set_def(c, &defs[i], defs[i].dflt, err, sizeof err);
+        (void)rv;
+    }
+}
+
+void config_free(struct config *c)
+{
+    for (size_t i = 0; i < NDEFS; i++) {
+        if (defs[i].type == CT_STRING) {
+            char **p = (char **)((char *)c + defs[i].offset);
+            free(*p);
+            *p = NULL;
+        }
+    }
+    free(c->config_file);
+    c->config_file = NULL;
+}
+
+int config_set(struct config *c, const char *name, const char *value,
+               int runtime, char *err, size_t errlen)
+{
+    const struct config_def *d = find(name);
+    if (d == NULL) {
+        snprintf(err, errlen, "unknown configuration key '%s'", name);
+        return -1;
+    }
+    if (runtime && !(d->flags & CF_RUNTIME)) {
+        snprintf(err, errlen, "'%s' can't be changed at run time", d->name);
+        return -1;
+    }
+    return set_def(c, d, value, err, errlen);
+}
+
+static int load_file(struct config *c, const char *path, char *err,
+                     size_t errlen)
+{
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL) {
+        snprintf(err, errlen, "can't open config file '%s': %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    char line[4096];
+    int lineno = 0, rv = 0;
+    while (rv == 0 && fgets(line, sizeof line, fp) != NULL) {
+        lineno++;
+        sds s = sdstrim(sdsnew(line), " \t\r\n");
+        if (s[0] == '#' || s[0] == '\0') {
+            sdsfree(s);
+            continue;
+        }
+        int argc = 0;
+        sds *argv = sdssplitargs(s, &argc);
+        char why[512];
+        if (argv == NULL) {
+            snprintf(err, errlen, "%s:%d: unbalanced quotes in '%s'", path,
+                     lineno, s);
+            rv = -1;
+        } else if (argc != 2) {
+            snprintf(err, errlen,
+                     "%s:%d: '%s' takes exactly one argument: '%s'", path,
+                     lineno, argv[0], s);
+            rv = -1;
+        } else if (config_set(c, argv[0], argv[1], 0, why, sizeof why) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+            rv = -1;
+        }
+        if (argv != NULL) {
+            sdsfreesplitres(argv, argc);
+        }
+        sdsfree(s);
+    }
+    fclose(fp);
+    return rv;
+}
+
+int config_parse_argv(struct config *c, int argc, char **argv, char *err,
+                      size_t errlen)
+{
+    int i = 0;
+    if (argc > 0 && strncmp(argv[0], "--", 2) != 0) {
+        char *abs = realpath(argv[0], NULL);
+        if (abs == NULL) {
+            snprintf(err, errlen, "can't open config file '%s': %s", argv[0],
+                     strerror(errno));
+            return -1;
+        }
+        c->config_file = xstrdup(abs);
+        free(abs);
+        if (load_file(c, c->config_file, err, errlen) != 0) {
+            return -1;
+        }
+        i = 1;
+    }
+    for (; i < argc; i += 2) {
+        if (strncmp(argv[i], "--", 2) != 0) {
+            snprintf(err, errlen,
+                     "unexpected argument '%s' (options are "
+                     "--key value)",
+                     argv[i]);
+            return -1;
+        }
+        if (i + 1 >= argc) {
+            snprintf(err, errlen, "option '%s' needs a value", argv[i]);
+            return -1;
+        }
+        if (config_set(c, argv[i] + 2, argv[i + 1], 0, err, errlen) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void config_finish(struct config *c)
+{
+    if (c->raft_port == 0) {
+        c->raft_port = c->port + 10000 <= 65535 ? c->port + 10000 : 0;
+    }
+    if (c->dir[0] == '\0') {
+        char buf[64];
+        snprintf(buf, sizeof buf, "redis-raft-%lld", c->port);
+        free(c->dir);
+        c->dir = xstrdup(buf);
+    }
+}
+
+void config_match(const struct config *c, const char *pattern,
+                  config_visit_fn fn, void *arg)
+{
+    for (size_t i = 0; i < NDEFS; i++) {
+        const struct config_def *d = &defs[i];
+        if (fnmatch(pattern, d->name, FNM_CASEFOLD) != 0) {
+            continue;
+        }
+        const void *field = (const char *)c + d->offset;
+        char tmp[32];
+        const char *val = tmp;
+        switch (d->type) {
+        case CT_STRING:
+            val = *(char *const *)field;
+            break;
+        case CT_LOGLEVEL:
+            val = log_level_name((int)*(const long long *)field);
+            break;
+        default:
+            snprintf(tmp, sizeof tmp, "%lld", *(const long long *)field);
+        }
+        fn(arg, d->name, val);
+    }
+}

@@ -1,0 +1,53 @@
+/* config: redis-raft's configuration, table-driven.
+ *
+ * One table lists every key with its type, bounds, default and whether
+ * CONFIG SET may change it at run time. Values come from the defaults, then
+ * the config file (redis.conf syntax: "key value" lines, '#' comments,
+ * Redis's quoting), then `--key value` arguments; later ones win. Strings
+ * in a struct config are owned by it (config_free). */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+
+struct config {
+    char *config_file; /* absolute path, or NULL */
+    char *bind;
+    long long port;
+    long long raft_port; /* 0: port + 10000 */
+    long long node_id;
+    char *dir; /* "": redis-raft-<port> in the working directory */
+    long long loglevel;
+    char *logfile;
+    long long election_timeout;
+    long long heartbeat_interval;
+    long long leader_wait_timeout; /* 0: twice the election timeout */
+    long long maxclients;
+    long long proto_max_bulk_len;
+    long long client_query_buffer_limit;
+    long long snapshot_threshold;
+    long long snapshot_trailing;
+    long long max_inflight_entries;
+};
+
+void config_init(struct config *c);
+void config_free(struct config *c);
+
+/* Parse the command line (argv[0] excluded): an optional config file path
+ * first, then --key value pairs. On error writes a message naming the key
+ * to err and returns -1. */
+int config_parse_argv(struct config *c, int argc, char **argv, char *err,
+                      size_t errlen);
+/* Set one key from its text value, as a file line or --option would. */
+int config_set(struct config *c, const char *name, const char *value,
+               int runtime, char *err, size_t errlen);
+/* Fill derived defaults (raft-port, dir, leader-wait-timeout). */
+void config_finish(struct config *c);
+
+/* Visit every key whose name matches a glob pattern (case-insensitive),
+ * with its current value as text. */
+typedef void (*config_visit_fn)(void *arg, const char *name, const char *value);
+void config_match(const struct config *c, const char *pattern,
+                  config_visit_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,357 @@
+/* conn: client connections (see conn.h). */
+#include "conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "command.h"
+#include "entry.h"
+#include "mem.h"
+#include "proto.h"
+#include "reply.h"
+#include "server.h"
+
+#define CONN_READ_CHUNK (64 * 1024)
+#define CONN_MAX_SLOTS  16384 /* waiting replies before pausing */
+#define CONN_MAX_OUT    (64ull * 1024 * 1024) /* unsent bytes before pausing */
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b);
+static void flush(struct conn *c);
+
+static void on_close(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+    buf_free(&c->in);
+    buf_free(&c->out);
+    buf_free(&c->wbuf);
+    free(c);
+}
+
+void conn_close(struct conn *c)
+{
+    if (c->closing) {
+        return;
+    }
+    struct server *srv = c->srv;
+    c->closing = true;
+    /* Unlink from the server's lists. */
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else {
+        srv->conns = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    if (c->in_resume) {
+        struct conn **p = &srv->resume;
+        while (*p != c) {
+            p = &(*p)->resume_next;
+        }
+        *p = c->resume_next;
+        c->in_resume = false;
+    }
+    srv->nconns--;
+    /* Slots inside an in-flight batch become the batch's to free. */
+    struct slot *s = c->head;
+    while (s != NULL) {
+        struct slot *next = s->next;
+        if (s->in_batch) {
+            s->conn = NULL;
+            s->next = NULL;
+        } else {
+            buf_free(&s->reply);
+            free(s);
+        }
+        s = next;
+    }
+    c->head = c->tail = NULL;
+    proto_free(c->proto);
+    c->proto = NULL;
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    struct conn *c = h->data;
+    (void)suggested;
+    b->base = buf_reserve(&c->in, CONN_READ_CHUNK);
+    b->len = CONN_READ_CHUNK;
+}
+
+static bool over_limits(const struct conn *c)
+{
+    return c->nslots >= CONN_MAX_SLOTS || c->out.len >= CONN_MAX_OUT ||
+           batcher_full(&c->srv->batcher);
+}
+
+static void start_reading(struct conn *c)
+{
+    if (!c->reading && !c->closing && !c->close_after_reply) {
+        uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
+        c->reading = true;
+    }
+}
+
+static void stop_reading(struct conn *c)
+{
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+/* Ask the server to call conn_process again once limits allow. */
+static void want_resume(struct conn *c)
+{
+    if (!c->in_resume && !c->closing) {
+        c->in_resume = true;
+        c->resume_next = c->srv->resume;
+        c->srv->resume = c;
+    }
+}
+
+void conn_accept(struct server *srv)
+{
+    struct conn *c = xcalloc(1, sizeof *c);
+    c->srv = srv;
+    uv_tcp_init(&srv->loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&c->tcp) != 0) {
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->tcp, on_close);
+        return;
+    }
+    srv->stats.connections_received++;
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->id = ++srv->next_conn_id;
+    c->created_ms = server_time_ms();
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char host[48] = "?";
+    int port = 0;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        }
+    }
+    snprintf(c->addr, sizeof c->addr, "%s:%d", host, port);
+    c->next = srv->conns;
+    if (srv->conns) {
+        srv->conns->prev = c;
+    }
+    srv->conns = c;
+    srv->nconns++;
+    if ((long long)srv->nconns > srv->cfg.maxclients) {
+        srv->stats.connections_rejected++;
+        reply_error(&c->out, "ERR max number of clients reached");
+        c->close_after_reply = true;
+        flush(c);
+        return;
+    }
+    c->proto = proto_new(srv->cfg.proto_max_bulk_len);
+    start_reading(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct conn *c = req->data;
+    c->writing = false;
+    buf_clear(&c->wbuf);
+    if (c->closing) {
+        return;
+    }
+    if (status != 0) {
+        conn_close(c);
+        return;
+    }
+    flush(c);
+    if (!c->closing && !c->close_after_reply && c->in.len > 0) {
+        want_resume(c);
+    }
+}
+
+/* Move ready head slots to the output and start a write if none runs. */
+static void flush(struct conn *c)
+{
+    if (c->closing) {
+        return;
+    }
+    while (c->head != NULL && c->head->ready) {
+        struct slot *s = c->head;
+        c->head = s->next;
+        if (c->head == NULL) {
+            c->tail = NULL;
+        }
+        c->nslots--;
+        if (c->out.len == 0 && c->out.cap < s->reply.cap) {
+            struct buf tmp = c->out;
+            c->out = s->reply;
+            s->reply = tmp;
+        } else {
+            buf_append(&c->out, s->reply.data, s->reply.len);
+        }
+        buf_free(&s->reply);
+        free(s);
+    }
+    if (c->writing) {
+        return;
+    }
+    if (c->out.len == 0) {
+        if (c->close_after_reply && c->head == NULL) {
+            conn_close(c);
+        }
+        return;
+    }
+    struct buf tmp = c->wbuf;
+    c->wbuf = c->out;
+    c->out = tmp;
+    buf_clear(&c->out);
+    c->srv->stats.net_output_bytes += c->wbuf.len;
+    uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
+    c->wreq.data = c;
+    c->writing = true;
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+        c->writing = false;
+        conn_close(c);
+    }
+}
+
+struct buf *conn_reply_buf(struct conn *c)
+{
+    if (c->head == NULL) {
+        return &c->out;
+    }
+    struct slot *s = conn_slot_new(c);
+    s->ready = true;
+    return &s->reply;
+}
+
+struct slot *conn_slot_new(struct conn *c)
+{
+    struct slot *s = xcalloc(1, sizeof *s);
+    s->conn = c;
+    if (c->tail) {
+        c->tail->next = s;
+    } else {
+        c->head = s;
+    }
+    c->tail = s;
+    c->nslots++;
+    return s;
+}
+
+void conn_slot_ready(struct slot *slot)
+{
+    struct conn *c = slot->conn;
+    slot->in_batch = false;
+    if (c == NULL) {
+        buf_free(&slot->reply);
+        free(slot);
+        return;
+    }
+    slot->ready = true;
+    flush(c);
+    if (!c->closing && c->in.len > 0 && !c->reading) {
+        want_resume(c);
+    }
+}
+
+static void dispatch(struct conn *c, struct proto_req *req)
+{
+    struct server *srv = c->srv;
+    const char *const *argv = (const char *const *)req->argv;
+    srv->stats.commands_processed++;
+    const struct command *cmd = command_lookup(argv[0], req->argvlen[0]);
+    if (cmd == NULL) {
+        command_reply_unknown(conn_reply_buf(c), req->argc, argv, req->argvlen);
+        return;
+    }
+    if (!command_arity_ok(cmd, req->argc)) {
+        reply_arity_error(conn_reply_buf(c), cmd->name);
+        return;
+    }
+    if (cmd->flags & CMD_LOCAL) {
+        struct cmd_ctx ctx = {
+            .argc = req->argc,
+            .argv = argv,
+            .argvlen = req->argvlen,
+            .reply = conn_reply_buf(c),
+            .store = srv->store,
+            .time_ms = server_time_ms(),
+            .srv = srv,
+            .conn = c,
+        };
+        cmd->fn(&ctx);
+        return;
+    }
+    struct slot *slot = conn_slot_new(c);
+    batcher_add(&srv->batcher, slot, req->argc, req->argv, req->argvlen,
+                (cmd->flags & CMD_READ) ? ENTRY_CMD_READONLY : 0);
+}
+
+void conn_process(struct conn *c)
+{
+    size_t pos = 0;
+    while (!c->closing && !c->close_after_reply && pos < c->in.len) {
+        if (over_limits(c)) {
+            stop_reading(c);
+            want_resume(c);
+            break;
+        }
+        struct proto_req req;
+        size_t used;
+        const char *err;
+        enum proto_status st = proto_parse(c->proto, c->in.data + pos,
+                                           c->in.len - pos, &used, &req, &err);
+        if (st == PROTO_NEED_MORE) {
+            break;
+        }
+        if (st == PROTO_ERR) {
+            reply_error(conn_reply_buf(c), err);
+            c->close_after_reply = true;
+            stop_reading(c);
+            pos = c->in.len;
+            break;
+        }
+        pos += used;
+        if (st == PROTO_OK) {
+            dispatch(c, &req);
+            proto_req_free(&req);
+        }
+    }
+    buf_consume(&c->in, pos);
+    if (!c->closing && !c->close_after_reply && !over_limits(c)) {
+        start_reading(c);
+    }
+    flush(c);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
+{
+    struct conn *c = stream->data;
+    (void)b;
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    if (nread == 0) {
+        return;
+    }
+    c->in.len += (size_t)nread;
+    c->srv->stats.net_input_bytes += (uint64_t)nread;
+    if ((long long)c->in.len > c->srv->cfg.client_query_buffer_limit) {
+        log_write(&c->srv->log, LOG_WARNING,
+                  "Closing client that reached max query buffer length: "
+                  "id=%llu addr=%s qbuf=%zu",
+                  (unsigned long long)c->id, c->addr, c->in.len);
+        conn_close(c);
+        return;
+    }
+    conn_process(c);
+}

@@ -1,0 +1,75 @@
+/* conn: one client connection: socket, query buffer, request parser, reply
+ * slots and backpressure.
+ *
+ * Replies leave in request order. Every request whose reply is not known at
+ * once (keyspace commands, which go through the log) reserves a slot at the
+ * tail of the connection's slot queue; immediate replies are appended to
+ * the output directly when the queue is empty, or as an already-ready slot
+ * behind the waiting ones. Ready slots at the head are moved to the output
+ * and written.
+ *
+ * Backpressure: while a connection has too many waiting slots or too many
+ * unsent bytes it stops parsing (and reading); it resumes from the server's
+ * resume list when they drain. So memory stays bounded under any pipeline.
+ *
+ * Ownership: the server owns connections (freed in the libuv close
+ * callback). A connection owns its slots, except slots inside an in-flight
+ * batch when it closes: those become orphans (slot->conn == NULL) that the
+ * batch frees. */
+#ifndef CONN_H
+#define CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "buf.h"
+
+struct server;
+struct proto;
+
+struct slot {
+    struct slot *next;
+    struct conn *conn; /* NULL once orphaned */
+    struct buf reply;
+    bool ready;
+    bool in_batch;
+};
+
+struct conn {
+    struct conn *next, *prev; /* server's list */
+    struct conn *resume_next;
+    bool in_resume;
+    struct server *srv;
+    uv_tcp_t tcp;
+    uint64_t id;
+    char addr[64];
+    uint64_t created_ms;
+    struct buf in;
+    struct proto *proto;
+    struct slot *head, *tail;
+    size_t nslots;
+    struct buf out;  /* queued, not yet handed to libuv */
+    struct buf wbuf; /* being written */
+    uv_write_t wreq;
+    bool writing;
+    bool reading;
+    bool closing;
+    bool close_after_reply;
+};
+
+/* Accept a pending connection on the server's listener. */
+void conn_accept(struct server *srv);
+/* Where an immediate reply for the current request goes. */
+struct buf *conn_reply_buf(struct conn *c);
+/* Reserve a slot for a reply that comes later. */
+struct slot *conn_slot_new(struct conn *c);
+/* A slot's reply is complete: write what is in order (frees orphans). */
+void conn_slot_ready(struct slot *slot);
+/* Parse and dispatch buffered requests while the limits allow. */
+void conn_process(struct conn *c);
+/* Close now (replies not yet written are dropped). */
+void conn_close(struct conn *c);
+
+#endif

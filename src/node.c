@@ -1,0 +1,474 @@
+/* node: libraft integration (see node.h). */
+#include "node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <raft.h>
+#include <raft/uv.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "fsm.h"
+#include "mem.h"
+#include "server.h"
+
+struct node {
+    struct server *srv;
+    struct raft raft;
+    struct raft_io io;
+    struct raft_fsm fsm;
+    struct raft_tracer tracer;
+    /* Our transport (handed to raft_uv) wraps raft_uv_tcp's. */
+    struct raft_uv_transport outer;
+    struct raft_uv_transport inner;
+    raft_uv_accept_cb accept_cb;
+    raft_uv_transport_close_cb transport_close_cb;
+    char address[160]; /* HOST:PORT@RAFTPORT */
+    int lock_fd;
+    /* Last state seen by node_poll. */
+    int last_state;
+    raft_term last_term;
+    raft_id last_leader;
+    void (*close_cb)(struct server *srv);
+};
+
+#define NODE_OF(ptr, field)                                                    \
+    ((struct node *)((char *)(ptr)-offsetof(struct node, field)))
+
+/* "HOST:PORT@RAFTPORT" -> "HOST:RAFTPORT" (other forms are copied). */
+static void dial_address(const char *address, char *out, size_t n)
+{
+    const char *at = strchr(address, '@');
+    const char *colon =
+        at ? memrchr(address, ':', (size_t)(at - address)) : NULL;
+    if (at == NULL || colon == NULL) {
+        snprintf(out, n, "%s", address);
+        return;
+    }
+    snprintf(out, n, "%.*s:%s", (int)(colon - address), address, at + 1);
+}
+
+/* --- The TCP_NODELAY transport wrapper ----------------------------------
+ * raft_uv_tcp never sets TCP_NODELAY; with Nagle on, replication runs an
+ * order of magnitude slower. Every stream it hands out passes through here
+ * and gets NODELAY before raft_uv sees it. */
+
+struct dial {
+    struct raft_uv_connect req;
+    struct raft_uv_connect *user;
+    raft_uv_connect_cb cb;
+};
+
+static int t_init(struct raft_uv_transport *t, raft_id id, const char *addr)
+{
+    struct node *n = NODE_OF(t, outer);
+    char dial[160];
+    dial_address(addr, dial, sizeof dial);
+    return n->inner.init(&n->inner, id, dial);
+}
+
+static void t_accept(struct raft_uv_transport *inner, raft_id id,
+                     const char *address, struct uv_stream_s *stream)
+{
+    struct node *n = NODE_OF(inner, inner);
+    uv_tcp_nodelay((uv_tcp_t *)stream, 1);
+    n->accept_cb(&n->outer, id, address, stream);
+}
+
+static int t_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+{
+    struct node *n = NODE_OF(t, outer);
+    n->accept_cb = cb;
+    return n->inner.listen(&n->inner, t_accept);
+}
+
+static void t_connect_cb(struct raft_uv_connect *req,
+                         struct uv_stream_s *stream, int status)
+{
+    struct dial *d = req->data;
+    struct raft_uv_connect *user = d->user;
+    raft_uv_connect_cb cb = d->cb;
+    free(d);
+    if (status == 0) {
+        uv_tcp_nodelay((uv_tcp_t *)stream, 1);
+    }
+    cb(user, stream, status);
+}
+
+static int t_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
+                     raft_id id, const char *address, raft_uv_connect_cb cb)
+{
+    struct node *n = NODE_OF(t, outer);
+    char dial[160];
+    dial_address(address, dial, sizeof dial);
+    struct dial *d = xcalloc(1, sizeof *d);
+    d->req.data = d;
+    d->user = req;
+    d->cb = cb;
+    int rv = n->inner.connect(&n->inner, &d->req, id, dial, t_connect_cb);
+    if (rv != 0) {
+        free(d);
+    }
+    return rv;
+}
+
+static void t_close_cb(struct raft_uv_transport *inner)
+{
+    struct node *n = NODE_OF(inner, inner);
+    n->transport_close_cb(&n->outer);
+}
+
+static void t_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
+{
+    struct node *n = NODE_OF(t, outer);
+    n->transport_close_cb = cb;
+    n->inner.close(&n->inner, t_close_cb);
+}
+
+/* --- Tracing: libraft's diagnostics into our log ------------------------ */
+
+static void trace_emit(struct raft_tracer *t, int type, const void *info)
+{
+    struct node *n = NODE_OF(t, tracer);
+    const struct raft_tracer_info *ti = info;
+    if (type != RAFT_TRACER_DIAGNOSTIC || ti == NULL) {
+        return;
+    }
+    int level = ti->diagnostic.level <= 2   ? LOG_WARNING
+                : ti->diagnostic.level == 3 ? LOG_VERBOSE
+                                            : LOG_DEBUG;
+    if (level < n->srv->log.level) {
+        return;
+    }
+    log_write(&n->srv->log, level, "raft: %s", ti->diagnostic.message);
+}
+
+/* --- The data directory lock ---------------------------------------------
+ * raft_uv takes no lock: a second process on the same directory would
+ * destroy a live node's segments. */
+
+static int lock_dir(struct node *n)
+{
+    struct server *srv = n->srv;
+    const char *dir = srv->cfg.dir;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        log_write(&srv->log, LOG_WARNING, "Can't create data directory %s: %s",
+                  dir, strerror(errno));
+        return -1;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/redis-raft.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        log_write(&srv->log, LOG_WARNING, "Can't open %s: %s", path,
+                  strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char holder[32] = "unknown";
+        ssize_t r = pread(fd, holder, sizeof holder - 1, 0);
+        if (r > 0) {
+            holder[r] = '\0';
+            holder[strcspn(holder, "\n")] = '\0';
+        }
+        log_write(&srv->log, LOG_WARNING,
+                  "Data directory %s is locked by another redis-raft process "
+                  "(pid %s)",
+                  dir, holder);
+        fprintf(stderr,
+                "redis-raft: data directory %s is locked by another "
+                "redis-raft process (pid %s)\n",
+                dir, holder);
+        close(fd);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        log_write(&srv->log, LOG_WARNING, "Can't write %s: %s", path,
+                  strerror(errno));
+    }
+    n->lock_fd = fd;
+    return 0;
+}
+
+/* --- Start, propose, close ---------------------------------------------- */
+
+int node_start(struct server *srv, struct node **out)
+{
+    struct node *n = xcalloc(1, sizeof *n);
+    struct config *cfg = &srv->cfg;
+    int rv;
+    n->srv = srv;
+    n->lock_fd = -1;
+    n->last_state = -1;
+    *out = n;
+    snprintf(n->address, sizeof n->address, "%s:%lld@%lld", cfg->bind,
+             cfg->port, cfg->raft_port);
+    if (lock_dir(n) != 0) {
+        return -1;
+    }
+    n->inner.version = 1; /* before init, or init fails with RAFT_INVALID */
+    rv = raft_uv_tcp_init(&n->inner, &srv->loop);
+    if (rv != 0) {
+        goto err;
+    }
+    char bind[160];
+    snprintf(bind, sizeof bind, "%s:%lld", cfg->bind, cfg->raft_port);
+    rv = raft_uv_tcp_set_bind_address(&n->inner, bind);
+    if (rv != 0) {
+        goto err;
+    }
+    n->outer.version = 1;
+    n->outer.init = t_init;
+    n->outer.listen = t_listen;
+    n->outer.connect = t_connect;
+    n->outer.close = t_close;
+    rv = raft_uv_init(&n->io, &srv->loop, cfg->dir, &n->outer);
+    if (rv != 0) {
+        goto err;
+    }
+    raft_uv_set_auto_recovery(&n->io, false);
+    raft_uv_set_connect_retry_delay(&n->io, 150);
+    n->tracer.version = 2;
+    n->tracer.emit = trace_emit;
+    raft_uv_set_tracer(&n->io, &n->tracer);
+    fsm_init(&n->fsm, srv);
+    rv =
+        raft_init(&n->raft, &n->io, &n->fsm, (raft_id)cfg->node_id, n->address);
+    if (rv != 0) {
+        log_write(&srv->log, LOG_WARNING, "raft_init: %s",
+                  raft_errmsg(&n->raft));
+        goto err;
+    }
+    n->raft.data = n;
+    n->raft.tracer = &n->tracer;
+    raft_set_election_timeout(&n->raft, (unsigned)cfg->election_timeout);
+    raft_set_heartbeat_timeout(&n->raft, (unsigned)cfg->heartbeat_interval);
+    raft_set_pre_vote(&n->raft, true);
+    raft_set_snapshot_threshold(&n->raft, (unsigned)cfg->snapshot_threshold);
+    raft_set_snapshot_trailing(&n->raft, (unsigned)cfg->snapshot_trailing);
+    raft_set_max_inflight_entries(&n->raft,
+                                  (unsigned)cfg->max_inflight_entries);
+
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    rv = raft_configuration_add(&conf, (raft_id)cfg->node_id, n->address,
+                                RAFT_VOTER);
+    if (rv == 0) {
+        rv = raft_bootstrap(&n->raft, &conf);
+    }
+    raft_configuration_close(&conf);
+    if (rv == 0) {
+        log_write(&srv->log, LOG_NOTICE,
+                  "Bootstrapped a new single-node cluster: node %lld at %s",
+                  cfg->node_id, n->address);
+    } else if (rv == RAFT_CANTBOOTSTRAP) {
+        log_write(&srv->log, LOG_NOTICE,
+                  "Existing raft state found in %s, resuming", cfg->dir);
+    } else {
+        log_write(&srv->log, LOG_WARNING, "raft_bootstrap: %s",
+                  raft_strerror(rv));
+        goto err;
+    }
+    rv = raft_start(&n->raft);
+    if (rv != 0) {
+        log_write(&srv->log, LOG_WARNING, "raft_start: %s",
+                  raft_errmsg(&n->raft));
+        goto err;
+    }
+    log_write(&srv->log, LOG_NOTICE,
+              "Raft started: node %lld at %s, term %llu, last index %llu",
+              cfg->node_id, n->address,
+              (unsigned long long)raft_current_term(&n->raft),
+              (unsigned long long)raft_last_index(&n->raft));
+    return 0;
+err:
+    log_write(&srv->log, LOG_WARNING, "Can't start raft: %s",
+              raft_strerror(rv));
+    return -1;
+}
+
+struct proposal {
+    struct raft_apply req;
+    struct node *node;
+    struct batch *batch;
+};
+
+static void apply_cb(struct raft_apply *req, int status, void *result)
+{
+    struct proposal *p = req->data;
+    (void)result;
+    batcher_done(&p->node->srv->batcher, p->batch, status);
+}
+
+int node_propose(struct node *n, struct batch *batch, void *data, size_t len)
+{
+    struct proposal *p = xcalloc(1, sizeof *p);
+    p->req.data = p;
+    p->node = n;
+    p->batch = batch;
+    batch->req = p;
+    struct raft_buffer buf = {data, len};
+    int rv = raft_apply(&n->raft, &p->req, &buf, 1, apply_cb);
+    /* On failure the buffer's ownership is unclear in libraft's legacy
+     * API (it may already sit in the in-memory log): leak rather than
+     * risk a double free. Failures here are rare (not leader, no memory). */
+    return rv;
+}
+
+bool node_is_leader(struct node *n)
+{
+    return n != NULL && raft_state(&n->raft) == RAFT_LEADER;
+}
+
+uint64_t node_id(const struct node *n)
+{
+    return n->raft.id;
+}
+
+const char *node_strerror(int rv)
+{
+    return raft_strerror(rv);
+}
+
+static const char *role_name(int state)
+{
+    switch (state) {
+    case RAFT_LEADER:
+        return "leader";
+    case RAFT_CANDIDATE:
+        return "candidate";
+    case RAFT_FOLLOWER:
+        return "follower";
+    default:
+        return "unavailable";
+    }
+}
+
+void node_poll(struct node *n)
+{
+    if (n == NULL) {
+        return;
+    }
+    struct server *srv = n->srv;
+    int state = raft_state(&n->raft);
+    raft_term term = raft_current_term(&n->raft);
+    raft_id leader = 0;
+    const char *addr = NULL;
+    raft_leader(&n->raft, &leader, &addr);
+    if (term != n->last_term) {
+        log_write(&srv->log, LOG_NOTICE, "Raft term changed: %llu -> %llu",
+                  (unsigned long long)n->last_term, (unsigned long long)term);
+        n->last_term = term;
+    }
+    if (state != n->last_state) {
+        server_set_role(srv, state == RAFT_LEADER);
+        if (state == RAFT_LEADER) {
+            log_write(&srv->log, LOG_NOTICE,
+                      "Elected leader for term %llu (commit index %llu)",
+                      (unsigned long long)term,
+                      (unsigned long long)raft_commit_index(&n->raft));
+        } else {
+            log_write(&srv->log, LOG_NOTICE, "Raft role is now %s",
+                      role_name(state));
+        }
+        n->last_state = state;
+    }
+    if (leader != n->last_leader) {
+        if (leader != 0) {
+            log_write(&srv->log, LOG_NOTICE, "Leader is node %llu at %s",
+                      (unsigned long long)leader, addr ? addr : "?");
+        } else {
+            log_write(&srv->log, LOG_NOTICE, "No known leader");
+        }
+        n->last_leader = leader;
+    }
+}
+
+/* "HOST:PORT" of a raft address "HOST:PORT@RAFTPORT". */
+static void client_address(const char *address, char *out, size_t n)
+{
+    const char *at = strchr(address, '@');
+    size_t len = at ? (size_t)(at - address) : strlen(address);
+    snprintf(out, n, "%.*s", (int)len, address);
+}
+
+void node_info(struct node *n, struct buf *out)
+{
+    struct raft *r = &n->raft;
+    raft_id leader = 0;
+    const char *laddr = NULL;
+    raft_leader(r, &leader, &laddr);
+    char lclient[160] = "";
+    if (laddr != NULL) {
+        client_address(laddr, lclient, sizeof lclient);
+    }
+    unsigned voters = 0;
+    for (unsigned i = 0; i < r->configuration.n; i++) {
+        voters += r->configuration.servers[i].role == RAFT_VOTER;
+    }
+    buf_printf(out,
+               "raft_node_id:%llu\r\n"
+               "raft_role:%s\r\n"
+               "raft_leader_id:%llu\r\n"
+               "raft_leader_addr:%s\r\n"
+               "raft_term:%llu\r\n"
+               "raft_commit_index:%llu\r\n"
+               "raft_last_applied:%llu\r\n"
+               "raft_last_index:%llu\r\n"
+               "raft_num_nodes:%u\r\n"
+               "raft_num_voters:%u\r\n",
+               (unsigned long long)r->id, role_name(raft_state(r)),
+               (unsigned long long)leader, lclient,
+               (unsigned long long)raft_current_term(r),
+               (unsigned long long)raft_commit_index(r),
+               (unsigned long long)raft_last_applied(r),
+               (unsigned long long)raft_last_index(r), r->configuration.n,
+               voters);
+    for (unsigned i = 0; i < r->configuration.n; i++) {
+        const struct raft_server *s = &r->configuration.servers[i];
+        raft_index match = 0;
+        if (s->id == r->id) {
+            match = raft_last_index(r);
+        } else if (raft_state(r) == RAFT_LEADER) {
+            raft_match_index(r, s->id, &match);
+        }
+        char caddr[160];
+        client_address(s->address, caddr, sizeof caddr);
+        buf_printf(out,
+                   "raft_node%u:id=%llu,addr=%s,role=%s,match_index=%llu\r\n",
+                   i + 1, (unsigned long long)s->id, caddr,
+                   s->role == RAFT_VOTER     ? "voter"
+                   : s->role == RAFT_STANDBY ? "standby"
+                                             : "spare",
+                   (unsigned long long)match);
+    }
+}
+
+static void on_raft_close(struct raft *r)
+{
+    struct node *n = r->data;
+    struct server *srv = n->srv;
+    raft_uv_close(&n->io);
+    raft_uv_tcp_close(&n->inner);
+    if (n->lock_fd >= 0) {
+        close(n->lock_fd);
+    }
+    void (*cb)(struct server *) = n->close_cb;
+    free(n);
+    srv->node = NULL;
+    cb(srv);
+}
+
+void node_close(struct node *n, void (*cb)(struct server *srv))
+{
+    n->close_cb = cb;
+    raft_close(&n->raft, on_raft_close);
+}

@@ -1,0 +1,41 @@
+/* node: every libraft call lives here: the raft_uv I/O backend, the
+ * TCP_NODELAY transport wrapper, bootstrap, the data-directory lock,
+ * proposals, and leader/term tracking for logs and INFO.
+ *
+ * A node's raft address is "HOST:PORT@RAFTPORT" (DESIGN.md section 6): the
+ * client address and the raft port in one string carried by raft's
+ * configuration; the transport wrapper dials HOST:RAFTPORT. The node owns
+ * its raft instance, I/O backend and transports; node_close releases them
+ * asynchronously and calls back when the memory may be freed. */
+#ifndef NODE_H
+#define NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct server;
+struct batch;
+
+struct node;
+
+/* Lock the data dir, set up raft, bootstrap a one-voter cluster on first
+ * start, start raft. Returns 0, or -1 after logging why. */
+int node_start(struct server *srv, struct node **out);
+/* Close raft; cb runs once everything is released. */
+void node_close(struct node *n, void (*cb)(struct server *srv));
+bool node_is_leader(struct node *n);
+uint64_t node_id(const struct node *n);
+/* Propose an entry (data allocated with malloc; ownership moves to raft
+ * whatever the result). On success the batch's proposal ends later with
+ * batcher_done. Returns 0 or a raft error code. */
+int node_propose(struct node *n, struct batch *batch, void *data, size_t len);
+/* Log role, term and leader changes (call once per loop iteration). */
+void node_poll(struct node *n);
+/* Append the INFO "raft" section fields. */
+void node_info(struct node *n, struct buf *out);
+const char *node_strerror(int rv);
+
+#endif

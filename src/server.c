@@ -1,0 +1,175 @@
+/* server: loop, listener, lifecycle (see server.h). */
+#include "server.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+#include "node.h"
+#include "store.h"
+
+uint64_t server_time_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void server_set_role(struct server *s, bool leader)
+{
+    s->log.role = leader ? 'M' : 'S';
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct server *s = listener->data;
+    if (status < 0 || s->shutting_down) {
+        return;
+    }
+    conn_accept(s);
+}
+
+/* End of every loop iteration: let paused connections go on, propose the
+ * tick's batch, note raft state changes. */
+static void on_check(uv_check_t *h)
+{
+    struct server *s = h->data;
+    if (s->shutting_down) {
+        return;
+    }
+    node_poll(s->node);
+    batcher_flush(&s->batcher);
+    struct conn *list = s->resume;
+    s->resume = NULL;
+    while (list != NULL) {
+        struct conn *c = list;
+        list = c->resume_next;
+        c->in_resume = false;
+        conn_process(c);
+    }
+    batcher_flush(&s->batcher);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct server *s = h->data;
+    log_write(&s->log, LOG_WARNING, "Received %s, shutting down",
+              signum == SIGINT ? "SIGINT" : "SIGTERM");
+    server_shutdown(s, 0);
+}
+
+static int listen_clients(struct server *s)
+{
+    struct sockaddr_storage addr;
+    int rv =
+        uv_ip4_addr(s->cfg.bind, (int)s->cfg.port, (struct sockaddr_in *)&addr);
+    if (rv != 0) {
+        rv = uv_ip6_addr(s->cfg.bind, (int)s->cfg.port,
+                         (struct sockaddr_in6 *)&addr);
+    }
+    if (rv != 0) {
+        log_write(&s->log, LOG_WARNING, "Invalid bind address %s", s->cfg.bind);
+        return -1;
+    }
+    uv_tcp_init(&s->loop, &s->listener);
+    s->listener.data = s;
+    rv = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
+    if (rv == 0) {
+        rv = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
+    }
+    if (rv != 0) {
+        log_write(&s->log, LOG_WARNING, "Could not listen on %s:%lld: %s",
+                  s->cfg.bind, s->cfg.port, uv_strerror(rv));
+        return -1;
+    }
+    return 0;
+}
+
+int server_init(struct server *s, struct config *cfg)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    memset(cfg, 0, sizeof *cfg);
+    s->start_ms = server_time_ms();
+    if (log_open(&s->log, (int)s->cfg.loglevel, s->cfg.logfile) != 0) {
+        fprintf(stderr, "redis-raft: can't open log file %s\n", s->cfg.logfile);
+        return -1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_init(&s->loop);
+    s->store = store_new();
+    log_write(&s->log, LOG_NOTICE, "redis-raft starting: pid %d",
+              (int)s->log.pid);
+    log_write(&s->log, LOG_NOTICE,
+              "Configuration: bind=%s port=%lld raft-port=%lld node-id=%lld "
+              "dir=%s loglevel=%s election-timeout=%lld "
+              "heartbeat-interval=%lld maxclients=%lld "
+              "snapshot-threshold=%lld snapshot-trailing=%lld",
+              s->cfg.bind, s->cfg.port, s->cfg.raft_port, s->cfg.node_id,
+              s->cfg.dir, log_level_name((int)s->cfg.loglevel),
+              s->cfg.election_timeout, s->cfg.heartbeat_interval,
+              s->cfg.maxclients, s->cfg.snapshot_threshold,
+              s->cfg.snapshot_trailing);
+    batcher_init(&s->batcher, s);
+    if (node_start(s, &s->node) != 0) {
+        return -1;
+    }
+    if (listen_clients(s) != 0) {
+        return -1;
+    }
+    uv_check_init(&s->loop, &s->check);
+    s->check.data = s;
+    uv_check_start(&s->check, on_check);
+    uv_signal_init(&s->loop, &s->sig_term);
+    s->sig_term.data = s;
+    uv_signal_start(&s->sig_term, on_signal, SIGTERM);
+    uv_signal_init(&s->loop, &s->sig_int);
+    s->sig_int.data = s;
+    uv_signal_start(&s->sig_int, on_signal, SIGINT);
+    log_write(&s->log, LOG_NOTICE,
+              "Ready to accept connections on %s:%lld (raft port %lld)",
+              s->cfg.bind, s->cfg.port, s->cfg.raft_port);
+    return 0;
+}
+
+static void on_node_closed(struct server *s)
+{
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    uv_close((uv_handle_t *)&s->check, NULL);
+    uv_close((uv_handle_t *)&s->sig_term, NULL);
+    uv_close((uv_handle_t *)&s->sig_int, NULL);
+    batcher_close(&s->batcher);
+}
+
+void server_shutdown(struct server *s, int code)
+{
+    if (s->shutting_down) {
+        return;
+    }
+    s->shutting_down = true;
+    s->exit_code = code;
+    uv_read_stop((uv_stream_t *)&s->listener);
+    batcher_fail_open(&s->batcher, "TIMEOUT server is shutting down");
+    while (s->conns != NULL) {
+        conn_close(s->conns);
+    }
+    node_close(s->node, on_node_closed);
+}
+
+int server_run(struct server *s)
+{
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    log_write(&s->log, LOG_NOTICE,
+              "redis-raft is now ready to exit, bye bye...");
+    store_free(s->store);
+    s->store = NULL;
+    int rv = uv_loop_close(&s->loop);
+    if (rv != 0) {
+        log_write(&s->log, LOG_WARNING, "Event loop closed with open handles");
+    }
+    log_close(&s->log);
+    config_free(&s->cfg);
+    return s->exit_code;
+}

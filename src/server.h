@@ -1,0 +1,63 @@
+/* server: the root object of a node: the event loop, the client listener,
+ * the keyspace, the raft node and the lifecycle (start, signals, shutdown).
+ *
+ * One server per process, created by main and handed down to every module
+ * that needs it; it owns everything else. All code runs on its one libuv
+ * loop thread. */
+#ifndef SERVER_H
+#define SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "batch.h"
+#include "config.h"
+#include "log.h"
+
+struct store;
+struct node;
+struct conn;
+
+struct server_stats {
+    uint64_t connections_received;
+    uint64_t connections_rejected;
+    uint64_t commands_processed;
+    uint64_t net_input_bytes;
+    uint64_t net_output_bytes;
+    uint64_t entries_applied;
+};
+
+struct server {
+    uv_loop_t loop;
+    struct config cfg;
+    struct log log;
+    uv_tcp_t listener;
+    uv_check_t check; /* end of each loop iteration: flush */
+    uv_signal_t sig_term, sig_int;
+    struct store *store;
+    struct node *node;
+    struct batcher batcher;
+    struct conn *conns;  /* all client connections */
+    struct conn *resume; /* connections to process again */
+    uint64_t nconns;
+    uint64_t next_conn_id;
+    uint64_t start_ms;
+    struct server_stats stats;
+    bool shutting_down;
+    int exit_code;
+};
+
+/* Set up everything from a finished config (ownership of cfg moves to the
+ * server). Returns 0, or -1 after logging why. */
+int server_init(struct server *s, struct config *cfg);
+/* Run the loop until shutdown; returns the process exit code. */
+int server_run(struct server *s);
+/* Begin an orderly shutdown (stop accepting, close raft, stop the loop). */
+void server_shutdown(struct server *s, int code);
+/* Wall-clock milliseconds. */
+uint64_t server_time_ms(void);
+/* Called by the node when leadership state changes (log role char). */
+void server_set_role(struct server *s, bool leader);
+
+#endif
