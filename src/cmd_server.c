@@ -56,6 +56,30 @@ void cmd_select(struct cmd_ctx *c)
     }
 }
 
+/* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: every acknowledged write is
+ * already on disk, so the save modifiers change nothing. On success the
+ * connection closes without a reply, as with redis-server. */
+void cmd_shutdown(struct cmd_ctx *c)
+{
+    for (int i = 1; i < c->argc; i++) {
+        const char *a = c->argv[i];
+        size_t n = c->argvlen[i];
+        if (arg_is(a, n, "abort")) {
+            reply_error(c->reply, "ERR No shutdown in progress.");
+            return;
+        }
+        if (!arg_is(a, n, "nosave") && !arg_is(a, n, "save") &&
+            !arg_is(a, n, "now") && !arg_is(a, n, "force")) {
+            reply_error(c->reply, ERR_SYNTAX);
+            return;
+        }
+    }
+    log_write(&c->srv->log, LOG_WARNING,
+              "User requested shutdown (client id=%llu addr=%s)",
+              (unsigned long long)c->conn->id, c->conn->addr);
+    server_shutdown(c->srv, 0);
+}
+
 /* --- INFO ---------------------------------------------------------------- */
 
 static void human_bytes(char *out, size_t n, size_t bytes)

@@ -50,6 +50,8 @@ static const struct command table[] = {
     {"select", 2, L, "loading stale fast", 0, 0, 0, cmd_select},
     {"set", -3, W, "write denyoom", 1, 1, 1, cmd_set},
     {"setnx", 3, W, "write denyoom fast", 1, 1, 1, cmd_setnx},
+    {"shutdown", -1, L, "admin noscript loading stale no_multi", 0, 0, 0,
+     cmd_shutdown},
     {"strlen", 2, R, "readonly fast", 1, 1, 1, cmd_strlen},
     {"type", 2, R, "readonly fast", 1, 1, 1, cmd_type},
     {"unlink", -2, W, "write fast", 1, -1, 1, cmd_del},

@@ -103,5 +103,6 @@ void cmd_select(struct cmd_ctx *c);
 void cmd_info(struct cmd_ctx *c);
 void cmd_config(struct cmd_ctx *c);
 void cmd_command(struct cmd_ctx *c);
+void cmd_shutdown(struct cmd_ctx *c);
 
 #endif

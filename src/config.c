@@ -269,6 +269,9 @@ void config_finish(struct config *c)
     if (c->raft_port == 0) {
         c->raft_port = c->port + 10000 <= 65535 ? c->port + 10000 : 0;
     }
+    if (c->leader_wait_timeout == 0) {
+        c->leader_wait_timeout = 2 * c->election_timeout;
+    }
     if (c->dir[0] == '\0') {
         char buf[64];
         snprintf(buf, sizeof buf, "redis-raft-%lld", c->port);
@@ -277,9 +280,28 @@ void config_finish(struct config *c)
     }
 }
 
+/* Read-only keys that tools written for redis-server ask about (for
+ * example redis-benchmark's "CONFIG GET save"): they describe what
+ * redis-raft does. Every acknowledged write is in the fsync'd Raft log,
+ * which is what appendonly/appendfsync always promise on redis-server. */
+static const struct {
+    const char *name;
+    const char *value;
+} compat[] = {
+    {"save", ""},
+    {"appendonly", "yes"},
+    {"appendfsync", "always"},
+    {"databases", "1"},
+};
+
 void config_match(const struct config *c, const char *pattern,
                   config_visit_fn fn, void *arg)
 {
+    for (size_t i = 0; i < sizeof compat / sizeof compat[0]; i++) {
+        if (fnmatch(pattern, compat[i].name, FNM_CASEFOLD) == 0) {
+            fn(arg, compat[i].name, compat[i].value);
+        }
+    }
     for (size_t i = 0; i < NDEFS; i++) {
         const struct config_def *d = &defs[i];
         if (fnmatch(pattern, d->name, FNM_CASEFOLD) != 0) {
