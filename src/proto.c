@@ -97,7 +97,6 @@ struct proto *proto_new(long long max_bulk_len)
         abort();
     }
     p->reader->privdata = p;
-    p->reader->maxbuf = 0; /* we feed whole frames: never keep a buffer */
     p->max_bulk_len = max_bulk_len;
     return p;
 }

@@ -41,8 +41,9 @@ void proto_free(struct proto *p);
 void proto_set_max_bulk_len(struct proto *p, long long max_bulk_len);
 
 /* Parse at most one request from buf[0..len). On PROTO_OK and PROTO_EMPTY
- * *consumed is set; on PROTO_ERR *err points to a static message such as
- * "Protocol error: invalid bulk length" (without "-ERR "). */
+ * *consumed is set; on PROTO_ERR *err points to a message such as
+ * "Protocol error: invalid bulk length" (without "-ERR "), valid until the
+ * next call on p; the caller must then close the connection. */
 enum proto_status proto_parse(struct proto *p, const char *buf, size_t len,
                               size_t *consumed, struct proto_req *req,
                               const char **err);

@@ -154,7 +154,10 @@ size_t value_list_remove(struct value *v, long long count, const void *p,
                          size_t len)
 {
     size_t n = v->list.len;
-    size_t limit = count == 0 ? n : (size_t)llabs(count);
+    /* |count| without negating LLONG_MIN. */
+    unsigned long long mag = count < 0 ? 0ull - (unsigned long long)count
+                                       : (unsigned long long)count;
+    size_t limit = count == 0 || mag > n ? n : (size_t)mag;
     size_t removed = 0;
     /* Compact the survivors in place, walking from the chosen end. */
     if (count >= 0) {
