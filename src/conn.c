@@ -313,7 +313,7 @@ void conn_process(struct conn *c)
             break;
         }
         if (st == PROTO_ERR) {
-            reply_error(conn_reply_buf(c), err);
+            reply_errorf(conn_reply_buf(c), "ERR %s", err);
             c->close_after_reply = true;
             stop_reading(c);
             pos = c->in.len;

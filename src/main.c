@@ -47,6 +47,7 @@ int main(int argc, char **argv)
     }
     struct server *srv = xcalloc(1, sizeof *srv);
     if (server_init(srv, &cfg) != 0) {
+        free(srv);
         return 1;
     }
     int code = server_run(srv);

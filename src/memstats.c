@@ -8,6 +8,10 @@
 
 #ifdef RR_NO_JEMALLOC
 #include <malloc.h>
+#if defined(__has_include) && __has_include(<sanitizer/allocator_interface.h>)
+#include <sanitizer/allocator_interface.h>
+#define RR_SANITIZER_STATS 1
+#endif
 #else
 #include <jemalloc/jemalloc.h>
 #endif
@@ -34,11 +38,19 @@ void memstats_read(struct memstats *m)
     memset(m, 0, sizeof *m);
     m->rss = read_rss();
 #ifdef RR_NO_JEMALLOC
+#ifdef RR_SANITIZER_STATS
+    /* Under AddressSanitizer malloc is the sanitizer's own. */
+    m->allocated = __sanitizer_get_current_allocated_bytes();
+    m->active = m->allocated;
+    m->resident = __sanitizer_get_heap_size();
+    m->allocator = "libc (sanitizer)";
+#else
     struct mallinfo2 mi = mallinfo2();
     m->allocated = mi.uordblks + mi.hblkhd;
     m->active = m->allocated;
     m->resident = mi.arena + mi.hblkhd;
     m->allocator = "libc";
+#endif
 #else
     uint64_t epoch = 1;
     size_t sz = sizeof epoch;

@@ -212,6 +212,8 @@ int node_start(struct server *srv, struct node **out)
     snprintf(n->address, sizeof n->address, "%s:%lld@%lld", cfg->bind,
              cfg->port, cfg->raft_port);
     if (lock_dir(n) != 0) {
+        free(n);
+        *out = NULL;
         return -1;
     }
     n->inner.version = 1; /* before init, or init fails with RAFT_INVALID */

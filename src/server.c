@@ -114,6 +114,16 @@ int server_init(struct server *s, struct config *cfg)
               s->cfg.snapshot_trailing);
     batcher_init(&s->batcher, s);
     if (node_start(s, &s->node) != 0) {
+        if (s->node == NULL) {
+            /* Nothing of raft was set up (e.g. the data dir is locked):
+             * release everything so the exit is clean. */
+            batcher_close(&s->batcher);
+            uv_run(&s->loop, UV_RUN_DEFAULT);
+            uv_loop_close(&s->loop);
+            store_free(s->store);
+            log_close(&s->log);
+            config_free(&s->cfg);
+        }
         return -1;
     }
     if (listen_clients(s) != 0) {
