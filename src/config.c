@@ -52,6 +52,8 @@ static const struct config_def defs[] = {
      0},
     {"max-inflight-entries", CT_INT, OFF(max_inflight_entries), 1, 65536, "512",
      0},
+    {"max-inflight-batches", CT_INT, OFF(max_inflight_batches), 1, 65536, "1",
+     CF_RUNTIME},
 };
 
 #define NDEFS (sizeof defs / sizeof defs[0])

@@ -28,6 +28,7 @@ struct config {
     long long snapshot_threshold;
     long long snapshot_trailing;
     long long max_inflight_entries;
+    long long max_inflight_batches;
 };
 
 void config_init(struct config *c);

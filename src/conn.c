@@ -52,6 +52,14 @@ void conn_close(struct conn *c)
         *p = c->resume_next;
         c->in_resume = false;
     }
+    if (c->in_flush) {
+        struct conn **p = &srv->flush;
+        while (*p != c) {
+            p = &(*p)->flush_next;
+        }
+        *p = c->flush_next;
+        c->in_flush = false;
+    }
     srv->nconns--;
     /* Slots inside an in-flight batch become the batch's to free. */
     struct slot *s = c->head;
@@ -102,13 +110,19 @@ static void stop_reading(struct conn *c)
     }
 }
 
-/* Ask the server to call conn_process again once limits allow. */
-static void want_resume(struct conn *c)
+/* Ask the server to call conn_process again at the end of a loop
+ * iteration. With kick, that iteration comes at once; without, the
+ * connection waits for whatever event next ends a poll (its own replies
+ * coming back, which is what it waits for when over its limits). */
+static void want_resume(struct conn *c, bool kick)
 {
     if (!c->in_resume && !c->closing) {
         c->in_resume = true;
         c->resume_next = c->srv->resume;
         c->srv->resume = c;
+    }
+    if (kick) {
+        server_kick(c->srv);
     }
 }
 
@@ -172,7 +186,7 @@ static void on_write(uv_write_t *req, int status)
     }
     flush(c);
     if (!c->closing && !c->close_after_reply && c->in.len > 0) {
-        want_resume(c);
+        want_resume(c, true);
     }
 }
 
@@ -201,6 +215,25 @@ static void flush(struct conn *c)
     }
     if (c->writing) {
         return;
+    }
+    if (c->out.len == 0) {
+        if (c->close_after_reply && c->head == NULL) {
+            conn_close(c);
+        }
+        return;
+    }
+    /* Write what the socket takes now without a request: a write request
+     * that completes at once still costs libuv a deferred callback and an
+     * epoll_ctl; only a remainder is queued with uv_write. */
+    uv_buf_t now = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &now, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+        conn_close(c);
+        return;
+    }
+    if (n > 0) {
+        c->srv->stats.net_output_bytes += (uint64_t)n;
+        buf_consume(&c->out, (size_t)n);
     }
     if (c->out.len == 0) {
         if (c->close_after_reply && c->head == NULL) {
@@ -256,9 +289,26 @@ void conn_slot_ready(struct slot *slot)
         return;
     }
     slot->ready = true;
-    flush(c);
-    if (!c->closing && c->in.len > 0 && !c->reading) {
-        want_resume(c);
+    if (!c->in_flush) {
+        c->in_flush = true;
+        c->flush_next = c->srv->flush;
+        c->srv->flush = c;
+        server_kick(c->srv);
+    }
+}
+
+void conn_flush_pending(struct server *srv)
+{
+    struct conn *list = srv->flush;
+    srv->flush = NULL;
+    while (list != NULL) {
+        struct conn *c = list;
+        list = c->flush_next;
+        c->in_flush = false;
+        flush(c);
+        if (!c->closing && c->in.len > 0 && !c->reading) {
+            want_resume(c, true);
+        }
     }
 }
 
@@ -301,7 +351,7 @@ void conn_process(struct conn *c)
     while (!c->closing && !c->close_after_reply && pos < c->in.len) {
         if (over_limits(c)) {
             stop_reading(c);
-            want_resume(c);
+            want_resume(c, false);
             break;
         }
         struct proto_req req;

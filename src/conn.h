@@ -41,6 +41,8 @@ struct conn {
     struct conn *next, *prev; /* server's list */
     struct conn *resume_next;
     bool in_resume;
+    struct conn *flush_next; /* server's list of connections to write */
+    bool in_flush;
     struct server *srv;
     uv_tcp_t tcp;
     uint64_t id;
@@ -65,8 +67,12 @@ void conn_accept(struct server *srv);
 struct buf *conn_reply_buf(struct conn *c);
 /* Reserve a slot for a reply that comes later. */
 struct slot *conn_slot_new(struct conn *c);
-/* A slot's reply is complete: write what is in order (frees orphans). */
+/* A slot's reply is complete (frees orphans). The connection writes what
+ * is in order at the end of the loop iteration (conn_flush_pending), so
+ * every reply an entry produced for it leaves in one write. */
 void conn_slot_ready(struct slot *slot);
+/* Write out every connection that got replies since the last call. */
+void conn_flush_pending(struct server *srv);
 /* Parse and dispatch buffered requests while the limits allow. */
 void conn_process(struct conn *c);
 /* Close now (replies not yet written are dropped). */

@@ -22,6 +22,18 @@ void server_set_role(struct server *s, bool leader)
     s->log.role = leader ? 'M' : 'S';
 }
 
+static void on_kick(uv_idle_t *h)
+{
+    (void)h; /* only keeps poll from blocking; on_check does the work */
+}
+
+void server_kick(struct server *s)
+{
+    if (!s->shutting_down && !uv_is_active((uv_handle_t *)&s->kick)) {
+        uv_idle_start(&s->kick, on_kick);
+    }
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     struct server *s = listener->data;
@@ -40,7 +52,9 @@ static void on_check(uv_check_t *h)
         return;
     }
     node_poll(s->node);
+    conn_flush_pending(s);
     batcher_flush(&s->batcher);
+    uv_idle_stop(&s->kick);
     struct conn *list = s->resume;
     s->resume = NULL;
     while (list != NULL) {
@@ -129,6 +143,7 @@ int server_init(struct server *s, struct config *cfg)
     if (listen_clients(s) != 0) {
         return -1;
     }
+    uv_idle_init(&s->loop, &s->kick);
     uv_check_init(&s->loop, &s->check);
     s->check.data = s;
     uv_check_start(&s->check, on_check);
@@ -148,6 +163,7 @@ static void on_node_closed(struct server *s)
 {
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_close((uv_handle_t *)&s->check, NULL);
+    uv_close((uv_handle_t *)&s->kick, NULL);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
     batcher_close(&s->batcher);

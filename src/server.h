@@ -34,12 +34,14 @@ struct server {
     struct log log;
     uv_tcp_t listener;
     uv_check_t check; /* end of each loop iteration: flush */
+    uv_idle_t kick;   /* active while work waits for on_check */
     uv_signal_t sig_term, sig_int;
     struct store *store;
     struct node *node;
     struct batcher batcher;
     struct conn *conns;  /* all client connections */
     struct conn *resume; /* connections to process again */
+    struct conn *flush;  /* connections with new replies to write */
     uint64_t nconns;
     uint64_t next_conn_id;
     uint64_t start_ms;
@@ -57,6 +59,9 @@ int server_run(struct server *s);
 void server_shutdown(struct server *s, int code);
 /* Wall-clock milliseconds. */
 uint64_t server_time_ms(void);
+/* Make sure the loop reaches its check phase without blocking in poll
+ * (there are replies to write or connections to resume). */
+void server_kick(struct server *s);
 /* Called by the node when leadership state changes (log role char). */
 void server_set_role(struct server *s, bool leader);
 
