@@ -1,10 +1,14 @@
 /* batch: per-tick batching of keyspace commands (see batch.h). */
 #include "batch.h"
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "cluster.h"
 #include "conn.h"
 #include "mem.h"
 #include "node.h"
@@ -15,8 +19,6 @@
 #define BATCH_MAX_COMMANDS 65536
 #define BATCH_MAX_BYTES    (64u * 1024 * 1024)
 
-static void on_wait_timeout(uv_timer_t *t);
-
 void batcher_init(struct batcher *b, struct server *srv)
 {
     memset(b, 0, sizeof *b);
@@ -25,13 +27,11 @@ void batcher_init(struct batcher *b, struct server *srv)
         b->nonce = server_time_ms() ^ ((uint64_t)getpid() << 40);
     }
     b->next_seq = 1;
-    uv_timer_init(&srv->loop, &b->wait_timer);
-    b->wait_timer.data = b;
 }
 
 void batcher_close(struct batcher *b)
 {
-    uv_close((uv_handle_t *)&b->wait_timer, NULL);
+    batcher_fail_open(b, "TIMEOUT server is shutting down");
 }
 
 static void free_batch(struct batch *batch)
@@ -95,10 +95,32 @@ void batcher_fail_open(struct batcher *b, const char *err)
     free_batch(batch);
 }
 
-static void on_wait_timeout(uv_timer_t *t)
+/* This node stopped leading before the open batch was proposed: route its
+ * commands again (to the new leader, or to wait for one). */
+static void reroute_open(struct batcher *b)
 {
-    struct batcher *b = t->data;
-    batcher_fail_open(b, "CLUSTERDOWN No raft leader");
+    struct batch *batch = b->open;
+    struct buf data = b->w.b;
+    b->open = NULL;
+    buf_init(&b->w.b);
+    struct entry_writer w = {data, 0};
+    w.ncmds = (uint32_t)batch->nslots;
+    entry_writer_finish(&w);
+    struct entry_reader r;
+    struct entry_header h;
+    if (entry_reader_open(&r, w.b.data, w.b.len, &h) == 0) {
+        const struct entry_cmd *cmd;
+        size_t i = 0;
+        while ((cmd = entry_reader_next(&r)) != NULL && i < batch->nslots) {
+            cluster_reroute(&b->srv->cluster, batch->slots[i++], cmd->argc,
+                            cmd->argv, cmd->argvlen);
+        }
+        entry_reader_close(&r);
+    } else {
+        fail_batch(batch, "TIMEOUT internal error re-routing a batch");
+    }
+    buf_free(&w.b);
+    free_batch(batch);
 }
 
 void batcher_flush(struct batcher *b)
@@ -108,14 +130,9 @@ void batcher_flush(struct batcher *b)
         return;
     }
     if (!node_is_leader(srv->node)) {
-        /* Wait a bounded time for a leader before failing the batch. */
-        if (!uv_is_active((uv_handle_t *)&b->wait_timer)) {
-            uint64_t wait = (uint64_t)srv->cfg.leader_wait_timeout;
-            uv_timer_start(&b->wait_timer, on_wait_timeout, wait, 0);
-        }
+        reroute_open(b);
         return;
     }
-    uv_timer_stop(&b->wait_timer);
     /* Group commit: while earlier batches are in flight, keep filling this
      * one; it goes as soon as they are applied. raft_uv serialises disk
      * writes anyway, so waiting costs little latency, and it turns many

@@ -7,7 +7,9 @@
  * Proposed batches wait in a FIFO of in-flight batches until fsm apply
  * (batcher_apply_begin) claims them by sequence number; the raft apply
  * callback (batcher_done) then frees them, failing with -TIMEOUT any batch
- * whose outcome is unknown. Slots stay owned by their connection; a
+ * whose outcome is unknown. A batch still open when this node stops leading
+ * is handed back to routing (cluster_reroute), command by command: nothing
+ * of it was proposed. Slots stay owned by their connection; a
  * connection that closes while its slots are in a batch orphans them and
  * the batch frees them. */
 #ifndef BATCH_H
@@ -42,7 +44,6 @@ struct batcher {
     uint64_t open_since_ms;
     struct batch *inflight_head, *inflight_tail;
     size_t ninflight;
-    uv_timer_t wait_timer; /* fails commands when no leader appears */
     uint64_t proposed_entries;
     uint64_t proposed_commands;
 };
@@ -52,7 +53,8 @@ void batcher_close(struct batcher *b);
 /* Queue one command for this tick's entry; the reply goes to slot. */
 void batcher_add(struct batcher *b, struct slot *slot, int argc,
                  char *const *argv, const size_t *argvlen, uint32_t flags);
-/* End of loop tick: propose the open batch if it can go now. */
+/* End of loop tick: propose the open batch if it can go now (on a node
+ * that no longer leads, re-route its commands instead). */
 void batcher_flush(struct batcher *b);
 /* True when the open batch is large enough that readers should wait. */
 bool batcher_full(const struct batcher *b);

@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "command.h"
 #include "config.h"
 #include "conn.h"
@@ -181,6 +182,12 @@ static void info_stats(struct server *s, struct buf *b)
                s->batcher.ninflight);
 }
 
+static void info_cluster(struct server *s, struct buf *b)
+{
+    buf_append_str(b, "# Cluster\r\n");
+    cluster_info(&s->cluster, b);
+}
+
 static void info_raft(struct server *s, struct buf *b)
 {
     buf_append_str(b, "# Raft\r\n");
@@ -200,9 +207,10 @@ static const struct {
     const char *name;
     void (*fn)(struct server *, struct buf *);
 } sections[] = {
-    {"server", info_server}, {"clients", info_clients},
-    {"memory", info_memory}, {"stats", info_stats},
-    {"raft", info_raft},     {"keyspace", info_keyspace},
+    {"server", info_server},     {"clients", info_clients},
+    {"memory", info_memory},     {"stats", info_stats},
+    {"cluster", info_cluster},   {"raft", info_raft},
+    {"keyspace", info_keyspace},
 };
 
 #define NSECTIONS (sizeof sections / sizeof sections[0])

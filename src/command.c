@@ -15,6 +15,8 @@
 /* Sorted by name (bsearch). Key positions as in redis-server 7.0. */
 static const struct command table[] = {
     {"append", 3, W, "write denyoom fast", 1, 1, 1, cmd_append},
+    {"asking", 1, L, "fast", 0, 0, 0, cmd_asking},
+    {"cluster", -2, L, "loading stale", 0, 0, 0, cmd_cluster},
     {"command", -1, L, "loading stale", 0, 0, 0, cmd_command},
     {"config", -2, L, "admin noscript loading stale", 0, 0, 0, cmd_config},
     {"dbsize", 1, R, "readonly fast", 0, 0, 0, cmd_dbsize},
@@ -44,6 +46,10 @@ static const struct command table[] = {
     {"mset", -3, W, "write denyoom", 1, -1, 2, cmd_mset},
     {"ping", -1, L, "fast", 0, 0, 0, cmd_ping},
     {"quit", -1, L, "allow_busy loading stale fast", 0, 0, 0, cmd_quit},
+    {"raft.proxy", 1, L, "admin loading stale fast", 0, 0, 0, cmd_raft_proxy},
+    {"raft.transfer", -1, L, "admin loading stale", 0, 0, 0, cmd_raft_transfer},
+    {"readonly", 1, L, "loading stale fast", 0, 0, 0, cmd_readonly},
+    {"readwrite", 1, L, "loading stale fast", 0, 0, 0, cmd_readwrite},
     {"rpop", -2, W, "write fast", 1, 1, 1, cmd_rpop},
     {"rpush", -3, W, "write denyoom fast", 1, 1, 1, cmd_rpush},
     {"rpushx", -3, W, "write denyoom fast", 1, 1, 1, cmd_rpushx},

@@ -105,4 +105,11 @@ void cmd_config(struct cmd_ctx *c);
 void cmd_command(struct cmd_ctx *c);
 void cmd_shutdown(struct cmd_ctx *c);
 
+void cmd_cluster(struct cmd_ctx *c);
+void cmd_readonly(struct cmd_ctx *c);
+void cmd_readwrite(struct cmd_ctx *c);
+void cmd_asking(struct cmd_ctx *c);
+void cmd_raft_transfer(struct cmd_ctx *c);
+void cmd_raft_proxy(struct cmd_ctx *c);
+
 #endif

@@ -6,6 +6,7 @@
 #include <fnmatch.h>
 #include <hiredis/sds.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 #include "log.h"
 #include "mem.h"
 
-enum config_type { CT_STRING, CT_INT, CT_BYTES, CT_LOGLEVEL };
+enum config_type { CT_STRING, CT_INT, CT_BYTES, CT_LOGLEVEL, CT_BOOL };
 
 #define CF_RUNTIME 1 /* CONFIG SET may change it */
 
@@ -52,6 +53,8 @@ static const struct config_def defs[] = {
      0},
     {"max-inflight-entries", CT_INT, OFF(max_inflight_entries), 1, 65536, "512",
      0},
+    {"cluster-nodes", CT_STRING, OFF(cluster_nodes), 0, 0, "", 0},
+    {"follower-proxy", CT_BOOL, OFF(follower_proxy), 0, 1, "yes", CF_RUNTIME},
     {"max-inflight-batches", CT_INT, OFF(max_inflight_batches), 1, 65536, "1",
      CF_RUNTIME},
 };
@@ -118,6 +121,17 @@ static int set_def(struct config *c, const struct config_def *d,
         free(*(char **)field);
         *(char **)field = xstrdup(value);
         return 0;
+    case CT_BOOL:
+        if (strcasecmp(value, "yes") == 0) {
+            v = 1;
+        } else if (strcasecmp(value, "no") == 0) {
+            v = 0;
+        } else {
+            snprintf(err, errlen, "'%s': argument must be 'yes' or 'no'",
+                     d->name);
+            return -1;
+        }
+        break;
     case CT_LOGLEVEL:
         v = log_level_parse(value);
         if (v < 0) {
@@ -169,6 +183,12 @@ void config_free(struct config *c)
     }
     free(c->config_file);
     c->config_file = NULL;
+    for (int i = 0; i < c->nseeds; i++) {
+        free(c->seeds[i]);
+    }
+    free(c->seeds);
+    c->seeds = NULL;
+    c->nseeds = 0;
 }
 
 int config_set(struct config *c, const char *name, const char *value,
@@ -183,7 +203,11 @@ int config_set(struct config *c, const char *name, const char *value,
         snprintf(err, errlen, "'%s' can't be changed at run time", d->name);
         return -1;
     }
-    return set_def(c, d, value, err, errlen);
+    if (set_def(c, d, value, err, errlen) != 0) {
+        return -1;
+    }
+    c->explicit_keys |= 1ull << (d - defs);
+    return 0;
 }
 
 static int load_file(struct config *c, const char *path, char *err,
@@ -266,13 +290,108 @@ int config_parse_argv(struct config *c, int argc, char **argv, char *err,
     return 0;
 }
 
-void config_finish(struct config *c)
+static bool is_explicit(const struct config *c, const char *name)
 {
+    const struct config_def *d = find(name);
+    return (c->explicit_keys >> (d - defs)) & 1;
+}
+
+/* Parse "HOST:PORT[@RAFTPORT]" into its parts; returns 0 or -1. */
+static int parse_node_addr(const char *s, char *host, size_t hostlen,
+                           long long *port, long long *raft_port)
+{
+    const char *at = strchr(s, '@');
+    size_t len = at ? (size_t)(at - s) : strlen(s);
+    const char *colon = memrchr(s, ':', len);
+    if (colon == NULL || colon == s || (size_t)(colon - s) >= hostlen) {
+        return -1;
+    }
+    char num[16];
+    size_t plen = len - (size_t)(colon - s) - 1;
+    if (plen == 0 || plen >= sizeof num) {
+        return -1;
+    }
+    memcpy(num, colon + 1, plen);
+    num[plen] = '\0';
+    if (parse_number(num, 0, port) != 0 || *port < 1 || *port > 65535) {
+        return -1;
+    }
+    *raft_port = *port + 10000;
+    if (at != NULL &&
+        (parse_number(at + 1, 0, raft_port) != 0 || *raft_port < 1)) {
+        return -1;
+    }
+    if (*raft_port > 65535) {
+        return -1;
+    }
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    return 0;
+}
+
+static int parse_seeds(struct config *c, char *err, size_t errlen)
+{
+    char *list = xstrdup(c->cluster_nodes);
+    char *save = NULL;
+    int rv = 0;
+    for (char *tok = strtok_r(list, ", ", &save); tok != NULL;
+         tok = strtok_r(NULL, ", ", &save)) {
+        char host[256];
+        long long port, raft_port;
+        if (parse_node_addr(tok, host, sizeof host, &port, &raft_port) != 0) {
+            snprintf(err, errlen,
+                     "'cluster-nodes': '%s' is not HOST:PORT[@RAFTPORT]", tok);
+            rv = -1;
+            break;
+        }
+        char addr[300];
+        snprintf(addr, sizeof addr, "%s:%lld@%lld", host, port, raft_port);
+        c->seeds = xrealloc(c->seeds, (size_t)(c->nseeds + 1) * sizeof(char *));
+        c->seeds[c->nseeds++] = xstrdup(addr);
+        if (c->nseeds == c->node_id) {
+            /* This node's own entry gives its ports unless set. */
+            if (!is_explicit(c, "port")) {
+                c->port = port;
+            }
+            if (!is_explicit(c, "raft-port")) {
+                c->raft_port = raft_port;
+            }
+        }
+    }
+    free(list);
+    if (rv == 0 && c->node_id > c->nseeds) {
+        snprintf(err, errlen,
+                 "'node-id': %lld is not a position in cluster-nodes (%d "
+                 "nodes)",
+                 c->node_id, c->nseeds);
+        rv = -1;
+    }
+    return rv;
+}
+
+int config_finish(struct config *c, char *err, size_t errlen)
+{
+    if (c->cluster_nodes[0] != '\0' && parse_seeds(c, err, errlen) != 0) {
+        return -1;
+    }
     if (c->raft_port == 0) {
-        c->raft_port = c->port + 10000 <= 65535 ? c->port + 10000 : 0;
+        if (c->port + 10000 > 65535) {
+            snprintf(err, errlen,
+                     "'raft-port': must be set when port + 10000 "
+                     "is not a valid port");
+            return -1;
+        }
+        c->raft_port = c->port + 10000;
     }
     if (c->leader_wait_timeout == 0) {
         c->leader_wait_timeout = 2 * c->election_timeout;
+    }
+    if (c->heartbeat_interval >= c->election_timeout) {
+        snprintf(err, errlen,
+                 "'heartbeat-interval' (%lld) must be lower than "
+                 "'election-timeout' (%lld)",
+                 c->heartbeat_interval, c->election_timeout);
+        return -1;
     }
     if (c->dir[0] == '\0') {
         char buf[64];
@@ -280,6 +399,7 @@ void config_finish(struct config *c)
         free(c->dir);
         c->dir = xstrdup(buf);
     }
+    return 0;
 }
 
 /* Read-only keys that tools written for redis-server ask about (for
@@ -318,6 +438,9 @@ void config_match(const struct config *c, const char *pattern,
             break;
         case CT_LOGLEVEL:
             val = log_level_name((int)*(const long long *)field);
+            break;
+        case CT_BOOL:
+            val = *(const long long *)field ? "yes" : "no";
             break;
         default:
             snprintf(tmp, sizeof tmp, "%lld", *(const long long *)field);

@@ -29,6 +29,13 @@ struct config {
     long long snapshot_trailing;
     long long max_inflight_entries;
     long long max_inflight_batches;
+    char *cluster_nodes;      /* HOST:PORT[@RAFTPORT],... as given */
+    long long follower_proxy; /* bool */
+    /* Derived by config_finish from cluster_nodes: each seed's address in
+     * the canonical HOST:PORT@RAFTPORT form; seed i has node id i + 1. */
+    char **seeds;
+    int nseeds;
+    unsigned long long explicit_keys; /* bit per table entry set by user */
 };
 
 void config_init(struct config *c);
@@ -42,8 +49,10 @@ int config_parse_argv(struct config *c, int argc, char **argv, char *err,
 /* Set one key from its text value, as a file line or --option would. */
 int config_set(struct config *c, const char *name, const char *value,
                int runtime, char *err, size_t errlen);
-/* Fill derived defaults (raft-port, dir, leader-wait-timeout). */
-void config_finish(struct config *c);
+/* Fill derived values (raft-port, dir, leader-wait-timeout, seeds; a
+ * node listed in cluster-nodes takes its port and raft port from its entry
+ * unless they were given). Returns 0, or -1 with a message in err. */
+int config_finish(struct config *c, char *err, size_t errlen);
 
 /* Visit every key whose name matches a glob pattern (case-insensitive),
  * with its current value as text. */

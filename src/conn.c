@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "cluster.h"
 #include "command.h"
 #include "entry.h"
 #include "mem.h"
@@ -340,9 +341,7 @@ static void dispatch(struct conn *c, struct proto_req *req)
         cmd->fn(&ctx);
         return;
     }
-    struct slot *slot = conn_slot_new(c);
-    batcher_add(&srv->batcher, slot, req->argc, req->argv, req->argvlen,
-                (cmd->flags & CMD_READ) ? ENTRY_CMD_READONLY : 0);
+    cluster_route(&srv->cluster, c, cmd, req->argc, req->argv, req->argvlen);
 }
 
 void conn_process(struct conn *c)

@@ -59,6 +59,8 @@ struct conn {
     bool reading;
     bool closing;
     bool close_after_reply;
+    bool readonly; /* READONLY: keyed reads served from local state */
+    bool is_proxy; /* another node's proxy link (RAFT.PROXY) */
 };
 
 /* Accept a pending connection on the server's listener. */

@@ -38,10 +38,8 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
-    config_finish(&cfg);
-    if (cfg.raft_port == 0) {
-        fprintf(stderr, "*** FATAL CONFIG ERROR ***\n'raft-port': must be "
-                        "set when port + 10000 is not a valid port\n");
+    if (config_finish(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "*** FATAL CONFIG ERROR ***\n%s\n", err);
         config_free(&cfg);
         return 1;
     }

@@ -38,6 +38,11 @@ struct node {
     void (*close_cb)(struct server *srv);
 };
 
+_Static_assert((int)NODE_STANDBY == (int)RAFT_STANDBY &&
+                   (int)NODE_VOTER == (int)RAFT_VOTER &&
+                   (int)NODE_SPARE == (int)RAFT_SPARE,
+               "node roles mirror raft's");
+
 #define NODE_OF(ptr, field)                                                    \
     ((struct node *)((char *)(ptr)-offsetof(struct node, field)))
 
@@ -54,6 +59,14 @@ static void dial_address(const char *address, char *out, size_t n)
     snprintf(out, n, "%.*s:%s", (int)(colon - address), address, at + 1);
 }
 
+/* "HOST:PORT" of a raft address "HOST:PORT@RAFTPORT". */
+static void client_address(const char *address, char *out, size_t n)
+{
+    const char *at = strchr(address, '@');
+    size_t len = at ? (size_t)(at - address) : strlen(address);
+    snprintf(out, n, "%.*s", (int)len, address);
+}
+
 /* --- The TCP_NODELAY transport wrapper ----------------------------------
  * raft_uv_tcp never sets TCP_NODELAY; with Nagle on, replication runs an
  * order of magnitude slower. Every stream it hands out passes through here
@@ -65,12 +78,14 @@ struct dial {
     raft_uv_connect_cb cb;
 };
 
+/* The inner transport keeps our full address: it announces it in every
+ * connection handshake, and raft must see the same string there as in the
+ * configuration (a mismatch makes raft_uv drop and redial the connection
+ * after every message). It listens on the bind address set at start. */
 static int t_init(struct raft_uv_transport *t, raft_id id, const char *addr)
 {
     struct node *n = NODE_OF(t, outer);
-    char dial[160];
-    dial_address(addr, dial, sizeof dial);
-    return n->inner.init(&n->inner, id, dial);
+    return n->inner.init(&n->inner, id, addr);
 }
 
 static void t_accept(struct raft_uv_transport *inner, raft_id id,
@@ -209,8 +224,14 @@ int node_start(struct server *srv, struct node **out)
     n->lock_fd = -1;
     n->last_state = -1;
     *out = n;
-    snprintf(n->address, sizeof n->address, "%s:%lld@%lld", cfg->bind,
-             cfg->port, cfg->raft_port);
+    if (cfg->nseeds > 0) {
+        /* Our address is our entry in the seed list, as the others know it. */
+        snprintf(n->address, sizeof n->address, "%s",
+                 cfg->seeds[cfg->node_id - 1]);
+    } else {
+        snprintf(n->address, sizeof n->address, "%s:%lld@%lld", cfg->bind,
+                 cfg->port, cfg->raft_port);
+    }
     if (lock_dir(n) != 0) {
         free(n);
         *out = NULL;
@@ -259,18 +280,28 @@ int node_start(struct server *srv, struct node **out)
     raft_set_max_inflight_entries(&n->raft,
                                   (unsigned)cfg->max_inflight_entries);
 
+    /* Every seed bootstraps the same configuration: the seed list, ids by
+     * position, all voters. Without a list, a cluster of this node alone. */
     struct raft_configuration conf;
     raft_configuration_init(&conf);
-    rv = raft_configuration_add(&conf, (raft_id)cfg->node_id, n->address,
-                                RAFT_VOTER);
+    if (cfg->nseeds > 0) {
+        rv = 0;
+        for (int i = 0; i < cfg->nseeds && rv == 0; i++) {
+            rv = raft_configuration_add(&conf, (raft_id)(i + 1), cfg->seeds[i],
+                                        RAFT_VOTER);
+        }
+    } else {
+        rv = raft_configuration_add(&conf, (raft_id)cfg->node_id, n->address,
+                                    RAFT_VOTER);
+    }
     if (rv == 0) {
         rv = raft_bootstrap(&n->raft, &conf);
     }
     raft_configuration_close(&conf);
     if (rv == 0) {
         log_write(&srv->log, LOG_NOTICE,
-                  "Bootstrapped a new single-node cluster: node %lld at %s",
-                  cfg->node_id, n->address);
+                  "Bootstrapped a new %d-node cluster: this is node %lld at %s",
+                  cfg->nseeds > 0 ? cfg->nseeds : 1, cfg->node_id, n->address);
     } else if (rv == RAFT_CANTBOOTSTRAP) {
         log_write(&srv->log, LOG_NOTICE,
                   "Existing raft state found in %s, resuming", cfg->dir);
@@ -340,6 +371,103 @@ const char *node_strerror(int rv)
     return raft_strerror(rv);
 }
 
+bool node_leader(struct node *n, uint64_t *id, char *addr, size_t len)
+{
+    raft_id leader = 0;
+    const char *raddr = NULL;
+    raft_leader(&n->raft, &leader, &raddr);
+    *id = leader;
+    if (leader == 0 || raddr == NULL) {
+        addr[0] = '\0';
+        return false;
+    }
+    client_address(raddr, addr, len);
+    return true;
+}
+
+size_t node_members(struct node *n, struct node_member *out, size_t max)
+{
+    struct raft *r = &n->raft;
+    raft_id leader = 0;
+    const char *laddr = NULL;
+    raft_leader(r, &leader, &laddr);
+    for (unsigned i = 0; i < r->configuration.n && i < max; i++) {
+        const struct raft_server *sv = &r->configuration.servers[i];
+        struct node_member *m = &out[i];
+        memset(m, 0, sizeof *m);
+        m->id = sv->id;
+        m->role = sv->role;
+        m->is_leader = sv->id == leader;
+        m->is_self = sv->id == r->id;
+        const char *at = strchr(sv->address, '@');
+        size_t alen = at ? (size_t)(at - sv->address) : strlen(sv->address);
+        const char *colon = memrchr(sv->address, ':', alen);
+        if (colon != NULL) {
+            snprintf(m->host, sizeof m->host, "%.*s",
+                     (int)(colon - sv->address), sv->address);
+            m->port = atoi(colon + 1);
+        }
+        m->raft_port = at ? atoi(at + 1) : m->port + 10000;
+        raft_index match = 0;
+        if (m->is_self) {
+            match = raft_last_index(r);
+        } else if (raft_state(r) == RAFT_LEADER) {
+            raft_match_index(r, sv->id, &match);
+        }
+        m->match_index = match;
+    }
+    return r->configuration.n;
+}
+
+uint64_t node_term(struct node *n)
+{
+    return raft_current_term(&n->raft);
+}
+
+uint64_t node_commit_index(struct node *n)
+{
+    return raft_commit_index(&n->raft);
+}
+
+struct transfer {
+    struct raft_transfer req;
+    struct node *node;
+    void (*done)(void *arg, bool ok);
+    void *arg;
+};
+
+static void transfer_cb(struct raft_transfer *req)
+{
+    struct transfer *t = req->data;
+    raft_id leader = 0;
+    const char *addr = NULL;
+    raft_leader(&t->node->raft, &leader, &addr);
+    bool ok = leader != 0 && leader != t->node->raft.id;
+    log_write(&t->node->srv->log, ok ? LOG_NOTICE : LOG_WARNING,
+              "Leadership transfer %s (leader now %llu)",
+              ok ? "done" : "failed", (unsigned long long)leader);
+    t->done(t->arg, ok);
+    free(t);
+}
+
+int node_transfer(struct node *n, uint64_t target,
+                  void (*done)(void *arg, bool ok), void *arg)
+{
+    struct transfer *t = xcalloc(1, sizeof *t);
+    t->req.data = t;
+    t->node = n;
+    t->done = done;
+    t->arg = arg;
+    int rv = raft_transfer(&n->raft, &t->req, (raft_id)target, transfer_cb);
+    if (rv != 0) {
+        free(t);
+        return rv;
+    }
+    log_write(&n->srv->log, LOG_NOTICE, "Transferring leadership to node %llu",
+              (unsigned long long)target);
+    return 0;
+}
+
 static const char *role_name(int state)
 {
     switch (state) {
@@ -392,14 +520,6 @@ void node_poll(struct node *n)
         }
         n->last_leader = leader;
     }
-}
-
-/* "HOST:PORT" of a raft address "HOST:PORT@RAFTPORT". */
-static void client_address(const char *address, char *out, size_t n)
-{
-    const char *at = strchr(address, '@');
-    size_t len = at ? (size_t)(at - address) : strlen(address);
-    snprintf(out, n, "%.*s", (int)len, address);
 }
 
 void node_info(struct node *n, struct buf *out)

@@ -32,6 +32,35 @@ uint64_t node_id(const struct node *n);
  * whatever the result). On success the batch's proposal ends later with
  * batcher_done. Returns 0 or a raft error code. */
 int node_propose(struct node *n, struct batch *batch, void *data, size_t len);
+/* The leader as known here: its id (0 when none) and its client address
+ * "HOST:PORT" (empty when none). Returns true when a leader is known. */
+bool node_leader(struct node *n, uint64_t *id, char *addr, size_t len);
+
+/* Member roles, with raft's values (RAFT_STANDBY, RAFT_VOTER, RAFT_SPARE). */
+enum { NODE_STANDBY = 0, NODE_VOTER = 1, NODE_SPARE = 2 };
+
+/* One member of the current configuration. */
+struct node_member {
+    uint64_t id;
+    char host[128]; /* client host */
+    int port;       /* client port */
+    int raft_port;
+    int role; /* NODE_VOTER, NODE_STANDBY, NODE_SPARE */
+    bool is_leader;
+    bool is_self;
+    uint64_t match_index; /* known on the leader (and self) only */
+};
+/* Fill out with at most max members; returns how many there are. */
+size_t node_members(struct node *n, struct node_member *out, size_t max);
+uint64_t node_term(struct node *n);
+uint64_t node_commit_index(struct node *n);
+
+/* Leadership transfer to target (0: the most up-to-date voter). done(arg,
+ * ok) runs when it succeeded or gave up (after an election timeout).
+ * Returns 0, or a raft error code (done is then not called). */
+int node_transfer(struct node *n, uint64_t target,
+                  void (*done)(void *arg, bool ok), void *arg);
+
 /* Log role, term and leader changes (call once per loop iteration). */
 void node_poll(struct node *n);
 /* Append the INFO "raft" section fields. */

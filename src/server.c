@@ -29,7 +29,7 @@ static void on_kick(uv_idle_t *h)
 
 void server_kick(struct server *s)
 {
-    if (!s->shutting_down && !uv_is_active((uv_handle_t *)&s->kick)) {
+    if (!s->closing && !uv_is_active((uv_handle_t *)&s->kick)) {
         uv_idle_start(&s->kick, on_kick);
     }
 }
@@ -48,10 +48,11 @@ static void on_connection(uv_stream_t *listener, int status)
 static void on_check(uv_check_t *h)
 {
     struct server *s = h->data;
-    if (s->shutting_down) {
+    if (s->closing) {
         return;
     }
     node_poll(s->node);
+    cluster_tick(&s->cluster);
     conn_flush_pending(s);
     batcher_flush(&s->batcher);
     uv_idle_stop(&s->kick);
@@ -127,11 +128,13 @@ int server_init(struct server *s, struct config *cfg)
               s->cfg.maxclients, s->cfg.snapshot_threshold,
               s->cfg.snapshot_trailing);
     batcher_init(&s->batcher, s);
+    cluster_init(&s->cluster, s);
     if (node_start(s, &s->node) != 0) {
         if (s->node == NULL) {
             /* Nothing of raft was set up (e.g. the data dir is locked):
              * release everything so the exit is clean. */
             batcher_close(&s->batcher);
+            cluster_close(&s->cluster);
             uv_run(&s->loop, UV_RUN_DEFAULT);
             uv_loop_close(&s->loop);
             store_free(s->store);
@@ -161,12 +164,29 @@ int server_init(struct server *s, struct config *cfg)
 
 static void on_node_closed(struct server *s)
 {
-    uv_close((uv_handle_t *)&s->listener, NULL);
     uv_close((uv_handle_t *)&s->check, NULL);
     uv_close((uv_handle_t *)&s->kick, NULL);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
     batcher_close(&s->batcher);
+    cluster_close(&s->cluster);
+}
+
+static void shutdown_now(struct server *s)
+{
+    s->closing = true;
+    batcher_fail_open(&s->batcher, "TIMEOUT server is shutting down");
+    while (s->conns != NULL) {
+        conn_close(s->conns);
+    }
+    node_close(s->node, on_node_closed);
+}
+
+static void on_transferred(void *arg, bool ok)
+{
+    struct server *s = arg;
+    (void)ok; /* logged by node; shut down either way */
+    shutdown_now(s);
 }
 
 void server_shutdown(struct server *s, int code)
@@ -176,12 +196,16 @@ void server_shutdown(struct server *s, int code)
     }
     s->shutting_down = true;
     s->exit_code = code;
-    uv_read_stop((uv_stream_t *)&s->listener);
-    batcher_fail_open(&s->batcher, "TIMEOUT server is shutting down");
-    while (s->conns != NULL) {
-        conn_close(s->conns);
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    /* A leader hands leadership over first, so the cluster does not wait
+     * an election timeout to notice it is gone. */
+    if (node_is_leader(s->node) &&
+        node_transfer(s->node, 0, on_transferred, s) == 0) {
+        log_write(&s->log, LOG_NOTICE,
+                  "Transferring leadership before shutting down");
+        return;
     }
-    node_close(s->node, on_node_closed);
+    shutdown_now(s);
 }
 
 int server_run(struct server *s)

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "batch.h"
+#include "cluster.h"
 #include "config.h"
 #include "log.h"
 
@@ -39,6 +40,7 @@ struct server {
     struct store *store;
     struct node *node;
     struct batcher batcher;
+    struct cluster cluster;
     struct conn *conns;  /* all client connections */
     struct conn *resume; /* connections to process again */
     struct conn *flush;  /* connections with new replies to write */
@@ -46,7 +48,8 @@ struct server {
     uint64_t next_conn_id;
     uint64_t start_ms;
     struct server_stats stats;
-    bool shutting_down;
+    bool shutting_down; /* no new connections; a leader transfers first */
+    bool closing;       /* connections and raft are being closed */
     int exit_code;
 };
 

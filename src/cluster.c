@@ -1,0 +1,245 @@
+/* cluster: routing of keyspace commands (see cluster.h). */
+#include "cluster.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "command.h"
+#include "conn.h"
+#include "mem.h"
+#include "node.h"
+#include "proxy.h"
+#include "reply.h"
+#include "server.h"
+#include "slot.h"
+#include "store.h"
+
+#define ROUTE_READONLY 1u /* the client sent READONLY */
+#define ROUTE_PROXIED  2u /* arrived over another node's proxy link */
+
+struct waiter {
+    struct waiter *next;
+    struct slot *slot;
+    const struct command *cmd;
+    unsigned flags;
+    uint64_t deadline; /* uv_now() ms */
+    int argc;
+    char **argv;
+    size_t *argvlen;
+};
+
+static void on_timer(uv_timer_t *t);
+
+void cluster_init(struct cluster *cl, struct server *srv)
+{
+    memset(cl, 0, sizeof *cl);
+    cl->srv = srv;
+    uv_timer_init(&srv->loop, &cl->timer);
+    cl->timer.data = cl;
+    cl->proxy = proxy_new(srv);
+}
+
+static void free_waiter(struct waiter *w)
+{
+    for (int i = 0; i < w->argc; i++) {
+        free(w->argv[i]);
+    }
+    free(w->argv);
+    free(w->argvlen);
+    free(w);
+}
+
+static void fail_waiters(struct cluster *cl, bool all)
+{
+    uint64_t now = uv_now(&cl->srv->loop);
+    while (cl->head != NULL && (all || cl->head->deadline <= now)) {
+        struct waiter *w = cl->head;
+        cl->head = w->next;
+        if (cl->head == NULL) {
+            cl->tail = NULL;
+        }
+        cl->nwaiting--;
+        buf_clear(&w->slot->reply);
+        reply_error(&w->slot->reply, "CLUSTERDOWN No raft leader");
+        conn_slot_ready(w->slot);
+        free_waiter(w);
+    }
+    if (cl->head != NULL) {
+        uv_timer_start(&cl->timer, on_timer, cl->head->deadline - now, 0);
+    }
+}
+
+void cluster_close(struct cluster *cl)
+{
+    fail_waiters(cl, true);
+    uv_close((uv_handle_t *)&cl->timer, NULL);
+    proxy_free(cl->proxy);
+    cl->proxy = NULL;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    fail_waiters(t->data, false);
+}
+
+void cluster_node_name(uint64_t id, char out[41])
+{
+    snprintf(out, 41, "%040llx", (unsigned long long)id);
+}
+
+static unsigned key_slot(const struct command *cmd, int argc,
+                         const char *const *argv, const size_t *argvlen)
+{
+    if (cmd->first_key > 0 && cmd->first_key < argc) {
+        return slot_of_key(argv[cmd->first_key], argvlen[cmd->first_key]);
+    }
+    return 0;
+}
+
+static void park(struct cluster *cl, struct slot *slot,
+                 const struct command *cmd, unsigned flags, int argc,
+                 const char *const *argv, const size_t *argvlen,
+                 uint64_t deadline)
+{
+    struct waiter *w = xcalloc(1, sizeof *w);
+    w->slot = slot;
+    w->cmd = cmd;
+    w->flags = flags;
+    w->deadline = deadline;
+    w->argc = argc;
+    w->argv = xmalloc((size_t)argc * sizeof(char *));
+    w->argvlen = xmalloc((size_t)argc * sizeof(size_t));
+    for (int i = 0; i < argc; i++) {
+        w->argv[i] = xmemdup(argv[i], argvlen[i]);
+        w->argvlen[i] = argvlen[i];
+    }
+    if (cl->tail) {
+        cl->tail->next = w;
+    } else {
+        cl->head = w;
+    }
+    cl->tail = w;
+    cl->nwaiting++;
+    if (!uv_is_active((uv_handle_t *)&cl->timer)) {
+        uint64_t now = uv_now(&cl->srv->loop);
+        uv_timer_start(&cl->timer, on_timer,
+                       deadline > now ? deadline - now : 0, 0);
+    }
+}
+
+/* Serve a read from this node's own state (READONLY on a follower). */
+static void run_local(struct cluster *cl, struct slot *slot,
+                      const struct command *cmd, int argc,
+                      const char *const *argv, const size_t *argvlen)
+{
+    struct cmd_ctx ctx = {
+        .argc = argc,
+        .argv = argv,
+        .argvlen = argvlen,
+        .reply = &slot->reply,
+        .store = cl->srv->store,
+        .time_ms = server_time_ms(),
+    };
+    buf_clear(&slot->reply);
+    cmd->fn(&ctx);
+    conn_slot_ready(slot);
+}
+
+/* The one routing decision; returns after slot has a future. */
+static void route(struct cluster *cl, struct slot *slot,
+                  const struct command *cmd, unsigned flags, int argc,
+                  const char *const *argv, const size_t *argvlen,
+                  uint64_t deadline)
+{
+    struct server *srv = cl->srv;
+    if (node_is_leader(srv->node)) {
+        batcher_add(&srv->batcher, slot, argc, (char *const *)argv, argvlen,
+                    (cmd->flags & CMD_READ) ? ENTRY_CMD_READONLY : 0);
+        return;
+    }
+    if ((cmd->flags & CMD_READ) && (flags & ROUTE_READONLY)) {
+        run_local(cl, slot, cmd, argc, argv, argvlen);
+        return;
+    }
+    uint64_t leader;
+    char addr[160];
+    if (node_leader(srv->node, &leader, addr, sizeof addr)) {
+        if (!(flags & ROUTE_PROXIED) && srv->cfg.follower_proxy) {
+            proxy_forward(cl->proxy, addr, slot, argc, (char *const *)argv,
+                          argvlen);
+        } else {
+            buf_clear(&slot->reply);
+            reply_errorf(&slot->reply, "MOVED %u %s",
+                         key_slot(cmd, argc, argv, argvlen), addr);
+            conn_slot_ready(slot);
+        }
+        return;
+    }
+    park(cl, slot, cmd, flags, argc, argv, argvlen, deadline);
+}
+
+static unsigned conn_flags(const struct conn *c)
+{
+    if (c == NULL) {
+        return 0;
+    }
+    return (c->readonly ? ROUTE_READONLY : 0) |
+           (c->is_proxy ? ROUTE_PROXIED : 0);
+}
+
+void cluster_route(struct cluster *cl, struct conn *c,
+                   const struct command *cmd, int argc, char *const *argv,
+                   const size_t *argvlen)
+{
+    struct slot *slot = conn_slot_new(c);
+    slot->in_batch = true; /* its reply comes later, from elsewhere */
+    uint64_t deadline =
+        uv_now(&cl->srv->loop) + (uint64_t)cl->srv->cfg.leader_wait_timeout;
+    route(cl, slot, cmd, conn_flags(c), argc, (const char *const *)argv,
+          argvlen, deadline);
+}
+
+void cluster_reroute(struct cluster *cl, struct slot *slot, int argc,
+                     const char *const *argv, const size_t *argvlen)
+{
+    const struct command *cmd = command_lookup(argv[0], argvlen[0]);
+    uint64_t deadline =
+        uv_now(&cl->srv->loop) + (uint64_t)cl->srv->cfg.leader_wait_timeout;
+    slot->in_batch = true;
+    route(cl, slot, cmd, conn_flags(slot->conn), argc, argv, argvlen, deadline);
+}
+
+void cluster_tick(struct cluster *cl)
+{
+    struct server *srv = cl->srv;
+    uint64_t leader;
+    char addr[160];
+    bool known = node_leader(srv->node, &leader, addr, sizeof addr);
+    if (leader != cl->last_leader) {
+        /* A new leader (or none): what waits on the old one is lost. */
+        proxy_reset(cl->proxy);
+        cl->last_leader = leader;
+    }
+    if (!known || cl->head == NULL) {
+        return;
+    }
+    struct waiter *w = cl->head;
+    cl->head = cl->tail = NULL;
+    cl->nwaiting = 0;
+    uv_timer_stop(&cl->timer);
+    while (w != NULL) {
+        struct waiter *next = w->next;
+        route(cl, w->slot, w->cmd, w->flags, w->argc,
+              (const char *const *)w->argv, w->argvlen, w->deadline);
+        free_waiter(w);
+        w = next;
+    }
+}
+
+void cluster_info(struct cluster *cl, struct buf *out)
+{
+    (void)cl;
+    buf_append_str(out, "cluster_enabled:1\r\n");
+}

@@ -1,0 +1,32 @@
+/* proxy: a follower's connection to the leader's client port, over which
+ * it forwards the keyed commands of clients that know nothing of clusters
+ * (follower-proxy yes) and relays the replies.
+ *
+ * One pipelined RESP connection per node, opened on first use and
+ * announced with RAFT.PROXY (so the leader never forwards it again). Replies
+ * come back in order, so a FIFO of waiting slots matches them; each reply
+ * is re-encoded into its slot. When the connection fails or the leader
+ * changes, every waiting command gets -TIMEOUT: whether it ran is unknown.
+ * The proxy owns its queue entries; slots stay their connection's (see
+ * conn.h: in_batch slots become orphans the proxy frees). */
+#ifndef PROXY_H
+#define PROXY_H
+
+#include <stddef.h>
+
+struct server;
+struct slot;
+struct proxy;
+
+struct proxy *proxy_new(struct server *srv);
+/* Fail everything queued and release the proxy (asynchronously). */
+void proxy_free(struct proxy *p);
+/* Forward argv to the leader at addr ("HOST:PORT"); its reply fills slot. */
+void proxy_forward(struct proxy *p, const char *addr, struct slot *slot,
+                   int argc, char *const *argv, const size_t *argvlen);
+/* The leader changed or is gone: drop the connection, fail what waits. */
+void proxy_reset(struct proxy *p);
+/* Commands queued and not answered yet. */
+size_t proxy_pending(const struct proxy *p);
+
+#endif
