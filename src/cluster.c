@@ -31,6 +31,13 @@ struct waiter {
 };
 
 static void on_timer(uv_timer_t *t);
+static void hook_reroute(void *arg, struct slot *slot, int argc,
+                         const char *const *argv, const size_t *argvlen);
+static void hook_unreachable(void *arg, const char *addr);
+
+/* How long a leader the proxy could not reach gets no new commands (they
+ * wait for an election or for this to pass, then try again). */
+#define CLUSTER_UNREACHABLE_MS 200
 
 void cluster_init(struct cluster *cl, struct server *srv)
 {
@@ -38,7 +45,8 @@ void cluster_init(struct cluster *cl, struct server *srv)
     cl->srv = srv;
     uv_timer_init(&srv->loop, &cl->timer);
     cl->timer.data = cl;
-    cl->proxy = proxy_new(srv);
+    struct proxy_hooks hooks = {hook_reroute, hook_unreachable, cl};
+    cl->proxy = proxy_new(srv, &hooks);
 }
 
 static void free_waiter(struct waiter *w)
@@ -165,7 +173,8 @@ static void route(struct cluster *cl, struct slot *slot,
     }
     uint64_t leader;
     char addr[160];
-    if (node_leader(srv->node, &leader, addr, sizeof addr)) {
+    if (node_leader(srv->node, &leader, addr, sizeof addr) &&
+        strcmp(addr, cl->unreachable) != 0) {
         if (!(flags & ROUTE_PROXIED) && srv->cfg.follower_proxy) {
             proxy_forward(cl->proxy, addr, slot, argc, (char *const *)argv,
                           argvlen);
@@ -211,6 +220,19 @@ void cluster_reroute(struct cluster *cl, struct slot *slot, int argc,
     route(cl, slot, cmd, conn_flags(slot->conn), argc, argv, argvlen, deadline);
 }
 
+static void hook_reroute(void *arg, struct slot *slot, int argc,
+                         const char *const *argv, const size_t *argvlen)
+{
+    cluster_reroute(arg, slot, argc, argv, argvlen);
+}
+
+static void hook_unreachable(void *arg, const char *addr)
+{
+    struct cluster *cl = arg;
+    snprintf(cl->unreachable, sizeof cl->unreachable, "%s", addr);
+    cl->unreachable_at = uv_now(&cl->srv->loop);
+}
+
 void cluster_tick(struct cluster *cl)
 {
     struct server *srv = cl->srv;
@@ -218,11 +240,20 @@ void cluster_tick(struct cluster *cl)
     char addr[160];
     bool known = node_leader(srv->node, &leader, addr, sizeof addr);
     if (leader != cl->last_leader) {
-        /* A new leader (or none): what waits on the old one is lost. */
-        proxy_reset(cl->proxy);
+        /* A new leader (or none): what was sent to the old one is lost. */
         cl->last_leader = leader;
+        cl->unreachable[0] = '\0';
+        proxy_reset(cl->proxy);
     }
-    if (!known || cl->head == NULL) {
+    if (cl->unreachable[0] != '\0' &&
+        uv_now(&srv->loop) - cl->unreachable_at >= CLUSTER_UNREACHABLE_MS) {
+        cl->unreachable[0] = '\0';
+    }
+    if (!node_is_leader(srv->node) &&
+        (!known || strcmp(addr, cl->unreachable) == 0)) {
+        return;
+    }
+    if (cl->head == NULL) {
         return;
     }
     struct waiter *w = cl->head;

@@ -33,8 +33,10 @@ struct cluster {
     size_t nwaiting;
     uv_timer_t timer; /* fails parked commands past their deadline */
     struct proxy *proxy;
-    uint64_t last_leader; /* to notice leader changes */
-    int transferring;     /* a shutdown transfer is under way */
+    uint64_t last_leader;    /* to notice leader changes */
+    char unreachable[160];   /* leader address the proxy failed to reach */
+    uint64_t unreachable_at; /* uv_now() ms */
+    int transferring;        /* a shutdown transfer is under way */
 };
 
 void cluster_init(struct cluster *cl, struct server *srv);

@@ -20,6 +20,10 @@
 struct waiting {
     struct waiting *next;
     struct slot *slot; /* NULL for our own RAFT.PROXY hello */
+    bool sent;         /* its bytes were handed to the socket */
+    int argc;          /* a copy of the command until it is sent */
+    char **argv;
+    size_t *argvlen;
 };
 
 /* One connection attempt; freed in its close callback. */
@@ -38,20 +42,35 @@ struct link {
 
 struct proxy {
     struct server *srv;
+    struct proxy_hooks hooks;
     char addr[160];
     struct link *link;
     struct buf out; /* encoded commands not yet handed to the link */
     struct waiting *head, *tail;
+    struct waiting *unsent; /* first entry not yet handed to the socket */
     size_t npending;
 };
 
 static void link_write(struct proxy *p);
 
-struct proxy *proxy_new(struct server *srv)
+struct proxy *proxy_new(struct server *srv, const struct proxy_hooks *hooks)
 {
     struct proxy *p = xcalloc(1, sizeof *p);
     p->srv = srv;
+    p->hooks = *hooks;
     return p;
+}
+
+static void drop_args(struct waiting *w)
+{
+    for (int i = 0; i < w->argc; i++) {
+        free(w->argv[i]);
+    }
+    free(w->argv);
+    free(w->argvlen);
+    w->argc = 0;
+    w->argv = NULL;
+    w->argvlen = NULL;
 }
 
 size_t proxy_pending(const struct proxy *p)
@@ -80,19 +99,24 @@ static void close_link(struct link *l)
     uv_close((uv_handle_t *)&l->tcp, on_link_closed);
 }
 
+/* Empty the queue: sent commands get err, unsent ones are re-routed. */
 static void fail_all(struct proxy *p, const char *err)
 {
     struct waiting *w = p->head;
-    p->head = p->tail = NULL;
+    p->head = p->tail = p->unsent = NULL;
     p->npending = 0;
     buf_clear(&p->out);
     while (w != NULL) {
         struct waiting *next = w->next;
-        if (w->slot != NULL) {
+        if (w->slot != NULL && !w->sent && w->argc > 0) {
+            p->hooks.reroute(p->hooks.arg, w->slot, w->argc,
+                             (const char *const *)w->argv, w->argvlen);
+        } else if (w->slot != NULL) {
             buf_clear(&w->slot->reply);
             reply_error(&w->slot->reply, err);
             conn_slot_ready(w->slot);
         }
+        drop_args(w);
         free(w);
         w = next;
     }
@@ -119,21 +143,37 @@ static void link_failed(struct link *l, const char *why)
     if (p == NULL) {
         return;
     }
+    char addr[sizeof p->addr];
+    snprintf(addr, sizeof addr, "%s", p->addr);
     log_write(&p->srv->log, LOG_WARNING, "Proxy connection to leader %s: %s",
-              p->addr, why);
+              addr, why);
+    p->hooks.unreachable(p->hooks.arg, addr);
     proxy_reset(p);
 }
 
-static void queue_waiting(struct proxy *p, struct slot *slot)
+static void queue_waiting(struct proxy *p, struct slot *slot, int argc,
+                          char *const *argv, const size_t *argvlen)
 {
     struct waiting *w = xcalloc(1, sizeof *w);
     w->slot = slot;
+    if (argc > 0) {
+        w->argc = argc;
+        w->argv = xmalloc((size_t)argc * sizeof(char *));
+        w->argvlen = xmalloc((size_t)argc * sizeof(size_t));
+        for (int i = 0; i < argc; i++) {
+            w->argv[i] = xmemdup(argv[i], argvlen[i]);
+            w->argvlen[i] = argvlen[i];
+        }
+    }
     if (p->tail) {
         p->tail->next = w;
     } else {
         p->head = w;
     }
     p->tail = w;
+    if (p->unsent == NULL) {
+        p->unsent = w;
+    }
     p->npending++;
 }
 
@@ -269,6 +309,12 @@ static void link_write(struct proxy *p)
     l->wbuf = p->out;
     p->out = tmp;
     buf_clear(&p->out);
+    /* From here on these commands may run on the leader. */
+    for (struct waiting *w = p->unsent; w != NULL; w = w->next) {
+        w->sent = true;
+        drop_args(w);
+    }
+    p->unsent = NULL;
     uv_buf_t b = uv_buf_init(l->wbuf.data, (unsigned)l->wbuf.len);
     l->wreq.data = l;
     l->writing = true;
@@ -339,7 +385,7 @@ static int open_link(struct proxy *p, const char *addr)
     p->link = l;
     snprintf(p->addr, sizeof p->addr, "%s", addr);
     /* Announce ourselves first: the leader never forwards this link. */
-    queue_waiting(p, NULL);
+    queue_waiting(p, NULL, 0, NULL, NULL);
     buf_append_str(&p->out, "*1\r\n$10\r\nRAFT.PROXY\r\n");
     return 0;
 }
@@ -361,6 +407,6 @@ void proxy_forward(struct proxy *p, const char *addr, struct slot *slot,
     for (int i = 0; i < argc; i++) {
         reply_bulk(&p->out, argv[i], argvlen[i]);
     }
-    queue_waiting(p, slot);
+    queue_waiting(p, slot, argc, argv, argvlen);
     link_write(p);
 }
