@@ -85,6 +85,10 @@ static void transfer(struct cmd_ctx *c, uint64_t target)
         proxy_forward(srv->cluster.proxy, addr, slot, 2, argv, argvlen);
         return;
     }
+    if (target == node_id(srv->node)) {
+        reply_ok(c->reply); /* already the leader */
+        return;
+    }
     struct transfer_reply *t = calloc(1, sizeof *t);
     if (t == NULL) {
         abort();

@@ -1,4 +1,10 @@
-/* proxy: forwarding to the leader (see proxy.h). */
+/* proxy: forwarding to the leader (see proxy.h).
+ *
+ * Each link (one TCP connection to one leader) has its own FIFO of
+ * commands waiting for replies. When the leader changes, the current link
+ * is retired, not dropped: the old leader still answers what it received
+ * (a command it acknowledges did commit; one it could not finish it fails
+ * with -TIMEOUT itself), and the link closes once its queue is empty. */
 #include "proxy.h"
 
 #include <hiredis/read.h>
@@ -26,15 +32,22 @@ struct waiting {
     size_t *argvlen;
 };
 
-/* One connection attempt; freed in its close callback. */
+/* One connection to one leader; freed in its close callback. */
 struct link {
-    struct proxy *proxy; /* NULL once abandoned */
+    struct link *next; /* proxy's retired links */
+    struct proxy *proxy;
+    char addr[160];
     uv_tcp_t tcp;
     uv_connect_t connect;
     uv_write_t wreq;
-    struct buf wbuf;
+    struct buf out;  /* encoded commands not yet handed to the socket */
+    struct buf wbuf; /* being written */
+    struct waiting *head, *tail;
+    struct waiting *unsent; /* first entry not yet handed to the socket */
+    size_t npending;
     bool connected;
     bool writing;
+    bool retired;
     bool closing;
     redisReader *reader;
     struct buf cur; /* the reply being relayed, re-encoded */
@@ -43,15 +56,11 @@ struct link {
 struct proxy {
     struct server *srv;
     struct proxy_hooks hooks;
-    char addr[160];
-    struct link *link;
-    struct buf out; /* encoded commands not yet handed to the link */
-    struct waiting *head, *tail;
-    struct waiting *unsent; /* first entry not yet handed to the socket */
-    size_t npending;
+    struct link *current;
+    struct link *retired;
 };
 
-static void link_write(struct proxy *p);
+static void link_write(struct link *l);
 
 struct proxy *proxy_new(struct server *srv, const struct proxy_hooks *hooks)
 {
@@ -59,6 +68,15 @@ struct proxy *proxy_new(struct server *srv, const struct proxy_hooks *hooks)
     p->srv = srv;
     p->hooks = *hooks;
     return p;
+}
+
+size_t proxy_pending(const struct proxy *p)
+{
+    size_t n = p->current ? p->current->npending : 0;
+    for (const struct link *l = p->retired; l != NULL; l = l->next) {
+        n += l->npending;
+    }
+    return n;
 }
 
 static void drop_args(struct waiting *w)
@@ -73,39 +91,27 @@ static void drop_args(struct waiting *w)
     w->argvlen = NULL;
 }
 
-size_t proxy_pending(const struct proxy *p)
-{
-    return p->npending;
-}
-
 static void on_link_closed(uv_handle_t *h)
 {
     struct link *l = h->data;
     if (l->reader != NULL) {
         redisReaderFree(l->reader);
     }
+    buf_free(&l->out);
     buf_free(&l->wbuf);
     buf_free(&l->cur);
     free(l);
 }
 
-static void close_link(struct link *l)
+/* Empty a link's queue: sent commands get -TIMEOUT (they may have run),
+ * unsent ones go back to routing (they did not). */
+static void fail_waiting(struct link *l)
 {
-    if (l == NULL || l->closing) {
-        return;
-    }
-    l->closing = true;
-    l->proxy = NULL;
-    uv_close((uv_handle_t *)&l->tcp, on_link_closed);
-}
-
-/* Empty the queue: sent commands get err, unsent ones are re-routed. */
-static void fail_all(struct proxy *p, const char *err)
-{
-    struct waiting *w = p->head;
-    p->head = p->tail = p->unsent = NULL;
-    p->npending = 0;
-    buf_clear(&p->out);
+    struct proxy *p = l->proxy;
+    struct waiting *w = l->head;
+    l->head = l->tail = l->unsent = NULL;
+    l->npending = 0;
+    buf_clear(&l->out);
     while (w != NULL) {
         struct waiting *next = w->next;
         if (w->slot != NULL && !w->sent && w->argc > 0) {
@@ -113,7 +119,7 @@ static void fail_all(struct proxy *p, const char *err)
                              (const char *const *)w->argv, w->argvlen);
         } else if (w->slot != NULL) {
             buf_clear(&w->slot->reply);
-            reply_error(&w->slot->reply, err);
+            reply_error(&w->slot->reply, PROXY_TIMEOUT_ERR);
             conn_slot_ready(w->slot);
         }
         drop_args(w);
@@ -122,36 +128,103 @@ static void fail_all(struct proxy *p, const char *err)
     }
 }
 
+/* Detach a link from the proxy and close it. */
+static void close_link(struct link *l)
+{
+    struct proxy *p = l->proxy;
+    if (l->closing) {
+        return;
+    }
+    l->closing = true;
+    if (p->current == l) {
+        p->current = NULL;
+    } else {
+        struct link **pp = &p->retired;
+        while (*pp != NULL && *pp != l) {
+            pp = &(*pp)->next;
+        }
+        if (*pp == l) {
+            *pp = l->next;
+        }
+    }
+    fail_waiting(l);
+    uv_close((uv_handle_t *)&l->tcp, on_link_closed);
+}
+
+/* Stop sending on the current link; it closes once answered. */
+static void retire(struct proxy *p)
+{
+    struct link *l = p->current;
+    if (l == NULL) {
+        return;
+    }
+    p->current = NULL;
+    l->retired = true;
+    l->next = p->retired;
+    p->retired = l;
+    /* Commands not yet on the wire go to the new leader instead. */
+    if (l->unsent != NULL) {
+        /* All their bytes are still in l->out: none reached the socket. */
+        struct waiting **pp = &l->head;
+        while (*pp != NULL && *pp != l->unsent) {
+            pp = &(*pp)->next;
+        }
+        struct waiting *w = l->unsent;
+        *pp = NULL;
+        l->tail = NULL;
+        for (struct waiting *x = l->head; x != NULL; x = x->next) {
+            l->tail = x;
+        }
+        l->unsent = NULL;
+        buf_clear(&l->out);
+        while (w != NULL) {
+            struct waiting *next = w->next;
+            l->npending--;
+            if (w->slot != NULL && w->argc > 0) {
+                p->hooks.reroute(p->hooks.arg, w->slot, w->argc,
+                                 (const char *const *)w->argv, w->argvlen);
+            }
+            drop_args(w);
+            free(w);
+            w = next;
+        }
+    }
+    if (l->npending == 0) {
+        close_link(l);
+    }
+}
+
 void proxy_reset(struct proxy *p)
 {
-    close_link(p->link);
-    p->link = NULL;
-    p->addr[0] = '\0';
-    fail_all(p, PROXY_TIMEOUT_ERR);
+    retire(p);
 }
 
 void proxy_free(struct proxy *p)
 {
-    proxy_reset(p);
-    buf_free(&p->out);
+    if (p->current != NULL) {
+        close_link(p->current);
+    }
+    while (p->retired != NULL) {
+        close_link(p->retired);
+    }
     free(p);
 }
 
 static void link_failed(struct link *l, const char *why)
 {
     struct proxy *p = l->proxy;
-    if (p == NULL) {
+    if (l->closing) {
         return;
     }
-    char addr[sizeof p->addr];
-    snprintf(addr, sizeof addr, "%s", p->addr);
     log_write(&p->srv->log, LOG_WARNING, "Proxy connection to leader %s: %s",
-              addr, why);
-    p->hooks.unreachable(p->hooks.arg, addr);
-    proxy_reset(p);
+              l->addr, why);
+    if (!l->retired) {
+        p->hooks.unreachable(p->hooks.arg, l->addr);
+    }
+    close_link(l);
 }
 
-static void queue_waiting(struct proxy *p, struct slot *slot, int argc,
+static void queue_waiting(struct link *l, struct slot *slot, int argc,
                           char *const *argv, const size_t *argvlen)
 {
     struct waiting *w = xcalloc(1, sizeof *w);
@@ -165,16 +238,16 @@ static void queue_waiting(struct proxy *p, struct slot *slot, int argc,
             w->argvlen[i] = argvlen[i];
         }
     }
-    if (p->tail) {
-        p->tail->next = w;
+    if (l->tail) {
+        l->tail->next = w;
     } else {
-        p->head = w;
+        l->head = w;
     }
-    p->tail = w;
-    if (p->unsent == NULL) {
-        p->unsent = w;
+    l->tail = w;
+    if (l->unsent == NULL) {
+        l->unsent = w;
     }
-    p->npending++;
+    l->npending++;
 }
 
 /* hiredis object functions that re-encode each element as it is parsed
@@ -242,12 +315,11 @@ static void on_link_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
                                        : uv_strerror((int)nread));
         return;
     }
-    if (nread > 0 && l->proxy != NULL) {
+    if (nread > 0 && !l->closing) {
         redisReaderFeed(l->reader, b->base, (size_t)nread);
     }
     free(b->base);
-    struct proxy *p = l->proxy;
-    while (p != NULL && l->proxy == p) {
+    while (!l->closing) {
         void *obj = NULL;
         if (redisReaderGetReply(l->reader, &obj) != REDIS_OK) {
             link_failed(l, "protocol error from the leader");
@@ -256,16 +328,16 @@ static void on_link_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         if (obj == NULL) {
             break;
         }
-        struct waiting *w = p->head;
-        if (w == NULL) {
+        struct waiting *w = l->head;
+        if (w == NULL || !w->sent) {
             link_failed(l, "unexpected reply from the leader");
             return;
         }
-        p->head = w->next;
-        if (p->head == NULL) {
-            p->tail = NULL;
+        l->head = w->next;
+        if (l->head == NULL) {
+            l->tail = NULL;
         }
-        p->npending--;
+        l->npending--;
         if (w->slot != NULL) {
             struct buf tmp = w->slot->reply;
             w->slot->reply = l->cur;
@@ -274,6 +346,9 @@ static void on_link_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         }
         buf_clear(&l->cur);
         free(w);
+    }
+    if (!l->closing && l->retired && l->npending == 0) {
+        close_link(l);
     }
 }
 
@@ -289,32 +364,31 @@ static void on_link_write(uv_write_t *req, int status)
     struct link *l = req->data;
     l->writing = false;
     buf_clear(&l->wbuf);
-    if (l->proxy == NULL) {
+    if (l->closing) {
         return;
     }
     if (status != 0) {
         link_failed(l, uv_strerror(status));
         return;
     }
-    link_write(l->proxy);
+    link_write(l);
 }
 
-static void link_write(struct proxy *p)
+static void link_write(struct link *l)
 {
-    struct link *l = p->link;
-    if (l == NULL || !l->connected || l->writing || p->out.len == 0) {
+    if (!l->connected || l->writing || l->closing || l->out.len == 0) {
         return;
     }
     struct buf tmp = l->wbuf;
-    l->wbuf = p->out;
-    p->out = tmp;
-    buf_clear(&p->out);
+    l->wbuf = l->out;
+    l->out = tmp;
+    buf_clear(&l->out);
     /* From here on these commands may run on the leader. */
-    for (struct waiting *w = p->unsent; w != NULL; w = w->next) {
+    for (struct waiting *w = l->unsent; w != NULL; w = w->next) {
         w->sent = true;
         drop_args(w);
     }
-    p->unsent = NULL;
+    l->unsent = NULL;
     uv_buf_t b = uv_buf_init(l->wbuf.data, (unsigned)l->wbuf.len);
     l->wreq.data = l;
     l->writing = true;
@@ -327,7 +401,7 @@ static void link_write(struct proxy *p)
 static void on_connect(uv_connect_t *req, int status)
 {
     struct link *l = req->data;
-    if (l->proxy == NULL) {
+    if (l->closing) {
         return;
     }
     if (status != 0) {
@@ -337,7 +411,7 @@ static void on_connect(uv_connect_t *req, int status)
     l->connected = true;
     uv_tcp_nodelay(&l->tcp, 1);
     uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, on_link_read);
-    link_write(l->proxy);
+    link_write(l);
 }
 
 /* Resolve "HOST:PORT" (numeric, or a name through getaddrinfo). */
@@ -363,14 +437,15 @@ static int resolve(const char *addr, struct sockaddr_storage *ss)
     return 0;
 }
 
-static int open_link(struct proxy *p, const char *addr)
+static struct link *open_link(struct proxy *p, const char *addr)
 {
     struct sockaddr_storage ss;
     if (resolve(addr, &ss) != 0) {
-        return -1;
+        return NULL;
     }
     struct link *l = xcalloc(1, sizeof *l);
     l->proxy = p;
+    snprintf(l->addr, sizeof l->addr, "%s", addr);
     l->reader = redisReaderCreateWithFunctions(&relay_functions);
     l->reader->privdata = l;
     uv_tcp_init(&p->srv->loop, &l->tcp);
@@ -380,33 +455,35 @@ static int open_link(struct proxy *p, const char *addr)
                        on_connect) != 0) {
         l->closing = true;
         uv_close((uv_handle_t *)&l->tcp, on_link_closed);
-        return -1;
+        return NULL;
     }
-    p->link = l;
-    snprintf(p->addr, sizeof p->addr, "%s", addr);
     /* Announce ourselves first: the leader never forwards this link. */
-    queue_waiting(p, NULL, 0, NULL, NULL);
-    buf_append_str(&p->out, "*1\r\n$10\r\nRAFT.PROXY\r\n");
-    return 0;
+    queue_waiting(l, NULL, 0, NULL, NULL);
+    buf_append_str(&l->out, "*1\r\n$10\r\nRAFT.PROXY\r\n");
+    return l;
 }
 
 void proxy_forward(struct proxy *p, const char *addr, struct slot *slot,
                    int argc, char *const *argv, const size_t *argvlen)
 {
-    if (p->link != NULL && strcmp(p->addr, addr) != 0) {
-        proxy_reset(p); /* a new leader */
+    if (p->current != NULL && strcmp(p->current->addr, addr) != 0) {
+        retire(p); /* a new leader */
     }
-    if (p->link == NULL && open_link(p, addr) != 0) {
+    if (p->current == NULL) {
+        p->current = open_link(p, addr);
+    }
+    if (p->current == NULL) {
         buf_clear(&slot->reply);
         reply_errorf(&slot->reply, "CLUSTERDOWN can't reach the leader at %s",
                      addr);
         conn_slot_ready(slot);
         return;
     }
-    reply_array(&p->out, argc);
+    struct link *l = p->current;
+    reply_array(&l->out, argc);
     for (int i = 0; i < argc; i++) {
-        reply_bulk(&p->out, argv[i], argvlen[i]);
+        reply_bulk(&l->out, argv[i], argvlen[i]);
     }
-    queue_waiting(p, slot, argc, argv, argvlen);
-    link_write(p);
+    queue_waiting(l, slot, argc, argv, argvlen);
+    link_write(l);
 }
