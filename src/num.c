@@ -2,7 +2,6 @@
 #include "num.h"
 
 #include <limits.h>
-#include <stdio.h>
 
 bool num_parse_ll(const char *s, size_t len, long long *out)
 {
@@ -52,5 +51,23 @@ bool num_parse_ll(const char *s, size_t len, long long *out)
 
 int num_format_ll(char *out, long long v)
 {
-    return snprintf(out, 21, "%lld", v);
+    /* Digits backwards into a scratch buffer, then copied: no printf on
+     * the hot path (every integer reply and INCR goes through here). */
+    char tmp[24];
+    unsigned long long u =
+        v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    int len = 0;
+    if (v < 0) {
+        out[len++] = '-';
+    }
+    while (n > 0) {
+        out[len++] = tmp[--n];
+    }
+    out[len] = '\0';
+    return len;
 }
