@@ -129,7 +129,7 @@ void batcher_flush(struct batcher *b)
     if (b->open == NULL) {
         return;
     }
-    if (!node_is_leader(srv->node)) {
+    if (!node_can_propose(srv->node)) {
         reroute_open(b);
         return;
     }
@@ -150,6 +150,17 @@ void batcher_flush(struct batcher *b)
     size_t len = b->w.b.len;
     buf_init(&b->w.b);
     int rv = node_propose(srv->node, batch, data, len);
+    if (node_err_not_leader(rv)) {
+        /* Raft refused it (no longer leading, or transferring): nothing
+         * was appended, so the commands can safely go elsewhere. */
+        b->open = batch;
+        b->w.b.data = data;
+        b->w.b.len = len;
+        b->w.b.cap = len;
+        b->w.ncmds = (uint32_t)batch->nslots;
+        reroute_open(b);
+        return;
+    }
     if (rv != 0) {
         /* Nothing was appended: a definite failure. */
         char err[128];

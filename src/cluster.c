@@ -162,18 +162,19 @@ static void route(struct cluster *cl, struct slot *slot,
                   uint64_t deadline)
 {
     struct server *srv = cl->srv;
-    if (node_is_leader(srv->node)) {
+    if (node_can_propose(srv->node)) {
         batcher_add(&srv->batcher, slot, argc, (char *const *)argv, argvlen,
                     (cmd->flags & CMD_READ) ? ENTRY_CMD_READONLY : 0);
         return;
     }
-    if ((cmd->flags & CMD_READ) && (flags & ROUTE_READONLY)) {
+    bool leading = node_is_leader(srv->node); /* transferring leadership */
+    if (!leading && (cmd->flags & CMD_READ) && (flags & ROUTE_READONLY)) {
         run_local(cl, slot, cmd, argc, argv, argvlen);
         return;
     }
     uint64_t leader;
     char addr[160];
-    if (node_leader(srv->node, &leader, addr, sizeof addr) &&
+    if (!leading && node_leader(srv->node, &leader, addr, sizeof addr) &&
         strcmp(addr, cl->unreachable) != 0) {
         if (!(flags & ROUTE_PROXIED) && srv->cfg.follower_proxy) {
             proxy_forward(cl->proxy, addr, slot, argc, (char *const *)argv,
@@ -249,8 +250,10 @@ void cluster_tick(struct cluster *cl)
         uv_now(&srv->loop) - cl->unreachable_at >= CLUSTER_UNREACHABLE_MS) {
         cl->unreachable[0] = '\0';
     }
-    if (!node_is_leader(srv->node) &&
-        (!known || strcmp(addr, cl->unreachable) == 0)) {
+    /* Parked commands go on once they can: this node takes proposals, or
+     * another node leads and is reachable. */
+    if (!node_can_propose(srv->node) && (node_is_leader(srv->node) || !known ||
+                                         strcmp(addr, cl->unreachable) == 0)) {
         return;
     }
     if (cl->head == NULL) {

@@ -361,9 +361,19 @@ bool node_is_leader(struct node *n)
     return n != NULL && raft_state(&n->raft) == RAFT_LEADER;
 }
 
+bool node_can_propose(struct node *n)
+{
+    return node_is_leader(n) && raft_transferee(&n->raft) == 0;
+}
+
 uint64_t node_id(const struct node *n)
 {
     return n->raft.id;
+}
+
+bool node_err_not_leader(int rv)
+{
+    return rv == RAFT_NOTLEADER;
 }
 
 const char *node_strerror(int rv)
@@ -429,25 +439,55 @@ uint64_t node_commit_index(struct node *n)
     return raft_commit_index(&n->raft);
 }
 
+/* A leadership transfer. libraft calls back when the target leads or
+ * after an election timeout, but not always when the leader steps down
+ * meanwhile: our own timer answers the caller in time regardless. The
+ * request itself stays allocated until libraft's callback (if libraft
+ * never calls back, it is a small leak, never a use after free). */
 struct transfer {
     struct raft_transfer req;
     struct node *node;
     void (*done)(void *arg, bool ok);
     void *arg;
+    uv_timer_t *timer;
+    bool finished;
 };
 
-static void transfer_cb(struct raft_transfer *req)
+static void free_handle(uv_handle_t *h)
 {
-    struct transfer *t = req->data;
+    free(h);
+}
+
+static void transfer_finish(struct transfer *t)
+{
     raft_id leader = 0;
     const char *addr = NULL;
+    if (t->timer != NULL) {
+        uv_close((uv_handle_t *)t->timer, free_handle);
+        t->timer = NULL;
+    }
+    if (t->finished) {
+        return;
+    }
+    t->finished = true;
     raft_leader(&t->node->raft, &leader, &addr);
     bool ok = leader != 0 && leader != t->node->raft.id;
     log_write(&t->node->srv->log, ok ? LOG_NOTICE : LOG_WARNING,
               "Leadership transfer %s (leader now %llu)",
               ok ? "done" : "failed", (unsigned long long)leader);
     t->done(t->arg, ok);
+}
+
+static void transfer_cb(struct raft_transfer *req)
+{
+    struct transfer *t = req->data;
+    transfer_finish(t);
     free(t);
+}
+
+static void transfer_timeout(uv_timer_t *timer)
+{
+    transfer_finish(timer->data);
 }
 
 int node_transfer(struct node *n, uint64_t target,
@@ -463,6 +503,11 @@ int node_transfer(struct node *n, uint64_t target,
         free(t);
         return rv;
     }
+    t->timer = xmalloc(sizeof *t->timer);
+    uv_timer_init(&n->srv->loop, t->timer);
+    t->timer->data = t;
+    uv_timer_start(t->timer, transfer_timeout,
+                   2 * (uint64_t)n->srv->cfg.election_timeout + 100, 0);
     log_write(&n->srv->log, LOG_NOTICE, "Transferring leadership to node %llu",
               (unsigned long long)target);
     return 0;

@@ -27,10 +27,14 @@ int node_start(struct server *srv, struct node **out);
 /* Close raft; cb runs once everything is released. */
 void node_close(struct node *n, void (*cb)(struct server *srv));
 bool node_is_leader(struct node *n);
+/* Leader and accepting proposals (not in the middle of a leadership
+ * transfer, during which raft refuses them). */
+bool node_can_propose(struct node *n);
 uint64_t node_id(const struct node *n);
-/* Propose an entry (data allocated with malloc; ownership moves to raft
- * whatever the result). On success the batch's proposal ends later with
- * batcher_done. Returns 0 or a raft error code. */
+/* Propose an entry (data allocated with malloc). Ownership of data moves
+ * to raft, except when node_err_not_leader(rv): then raft refused it up
+ * front and the caller keeps it. On success the batch's proposal ends later
+ * with batcher_done. Returns 0 or a raft error code. */
 int node_propose(struct node *n, struct batch *batch, void *data, size_t len);
 /* The leader as known here: its id (0 when none) and its client address
  * "HOST:PORT" (empty when none). Returns true when a leader is known. */
@@ -66,5 +70,7 @@ void node_poll(struct node *n);
 /* Append the INFO "raft" section fields. */
 void node_info(struct node *n, struct buf *out);
 const char *node_strerror(int rv);
+/* True for node_propose's "not the leader (any more), nothing appended". */
+bool node_err_not_leader(int rv);
 
 #endif

@@ -174,6 +174,9 @@ static void on_node_closed(struct server *s)
 
 static void shutdown_now(struct server *s)
 {
+    if (s->closing) {
+        return;
+    }
     s->closing = true;
     batcher_fail_open(&s->batcher, "TIMEOUT server is shutting down");
     while (s->conns != NULL) {
