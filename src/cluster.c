@@ -246,6 +246,7 @@ void cluster_tick(struct cluster *cl)
         cl->unreachable[0] = '\0';
         proxy_reset(cl->proxy);
     }
+    proxy_expire(cl->proxy, (uint64_t)srv->cfg.leader_wait_timeout);
     if (cl->unreachable[0] != '\0' &&
         uv_now(&srv->loop) - cl->unreachable_at >= CLUSTER_UNREACHABLE_MS) {
         cl->unreachable[0] = '\0';

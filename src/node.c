@@ -445,11 +445,15 @@ uint64_t node_commit_index(struct node *n)
  * request itself stays allocated until libraft's callback (if libraft
  * never calls back, it is a small leak, never a use after free). */
 struct transfer {
+    struct raft_barrier barrier;
+    raft_index barrier_index;
     struct raft_transfer req;
     struct node *node;
     void (*done)(void *arg, bool ok);
     void *arg;
     uv_timer_t *timer;
+    uint64_t target;
+    int attempts;
     bool finished;
 };
 
@@ -471,7 +475,9 @@ static void transfer_finish(struct transfer *t)
     }
     t->finished = true;
     raft_leader(&t->node->raft, &leader, &addr);
-    bool ok = leader != 0 && leader != t->node->raft.id;
+    /* Done once this node stepped down: the target wins the election it
+     * was told to start (the callback may come before it is known). */
+    bool ok = raft_state(&t->node->raft) != RAFT_LEADER;
     log_write(&t->node->srv->log, ok ? LOG_NOTICE : LOG_WARNING,
               "Leadership transfer %s (leader now %llu)",
               ok ? "done" : "failed", (unsigned long long)leader);
@@ -481,6 +487,17 @@ static void transfer_finish(struct transfer *t)
 static void transfer_cb(struct raft_transfer *req)
 {
     struct transfer *t = req->data;
+    /* A transfer asked for right after an election sometimes lapses
+     * without the target ever campaigning: ask again, a few times. */
+    if (!t->finished && raft_state(&t->node->raft) == RAFT_LEADER &&
+        ++t->attempts < 3) {
+        memset(&t->req, 0, sizeof t->req);
+        t->req.data = t;
+        if (raft_transfer(&t->node->raft, &t->req, (raft_id)t->target,
+                          transfer_cb) == 0) {
+            return;
+        }
+    }
     transfer_finish(t);
     free(t);
 }
@@ -490,15 +507,63 @@ static void transfer_timeout(uv_timer_t *timer)
     transfer_finish(timer->data);
 }
 
+/* The voter (not us) that acknowledged the barrier: alive and up to date
+ * (libraft's own choice for id 0 may be a node that is down). 0 if none. */
+static raft_id live_voter(struct raft *r, raft_index at)
+{
+    raft_id best = 0;
+    raft_index best_match = 0;
+    for (unsigned i = 0; i < r->configuration.n; i++) {
+        const struct raft_server *sv = &r->configuration.servers[i];
+        raft_index match = 0;
+        if (sv->id == r->id || sv->role != RAFT_VOTER ||
+            raft_match_index(r, sv->id, &match) != 0 || match < at) {
+            continue;
+        }
+        if (best == 0 || match > best_match) {
+            best = sv->id;
+            best_match = match;
+        }
+    }
+    return best;
+}
+
+static void barrier_cb(struct raft_barrier *req, int status)
+{
+    struct transfer *t = req->data;
+    struct raft *r = &t->node->raft;
+    if (status == 0 && t->target == 0) {
+        t->target = live_voter(r, req->index);
+    }
+    if (status == 0 && t->target != 0 && !t->finished &&
+        raft_transfer(r, &t->req, (raft_id)t->target, transfer_cb) == 0) {
+        log_write(&t->node->srv->log, LOG_NOTICE,
+                  "Transferring leadership to node %llu",
+                  (unsigned long long)t->target);
+        return;
+    }
+    transfer_finish(t);
+    free(t);
+}
+
 int node_transfer(struct node *n, uint64_t target,
                   void (*done)(void *arg, bool ok), void *arg)
 {
     struct transfer *t = xcalloc(1, sizeof *t);
     t->req.data = t;
+    t->barrier.data = t;
     t->node = n;
     t->done = done;
     t->arg = arg;
-    int rv = raft_transfer(&n->raft, &t->req, (raft_id)target, transfer_cb);
+    t->target = target;
+    int rv;
+    if (target == 0) {
+        /* Pick the target once a barrier committed: the voters that
+         * acknowledged it are alive and caught up. */
+        rv = raft_barrier(&n->raft, &t->barrier, barrier_cb);
+    } else {
+        rv = raft_transfer(&n->raft, &t->req, (raft_id)target, transfer_cb);
+    }
     if (rv != 0) {
         free(t);
         return rv;
@@ -507,7 +572,7 @@ int node_transfer(struct node *n, uint64_t target,
     uv_timer_init(&n->srv->loop, t->timer);
     t->timer->data = t;
     uv_timer_start(t->timer, transfer_timeout,
-                   2 * (uint64_t)n->srv->cfg.election_timeout + 100, 0);
+                   3 * (uint64_t)n->srv->cfg.election_timeout + 200, 0);
     log_write(&n->srv->log, LOG_NOTICE, "Transferring leadership to node %llu",
               (unsigned long long)target);
     return 0;

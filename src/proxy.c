@@ -27,7 +27,7 @@ struct waiting {
     struct waiting *next;
     struct slot *slot; /* NULL for our own RAFT.PROXY hello */
     bool sent;         /* its bytes were handed to the socket */
-    int argc;          /* a copy of the command until it is sent */
+    int argc;          /* a copy of the command until it is answered */
     char **argv;
     size_t *argvlen;
 };
@@ -48,6 +48,7 @@ struct link {
     bool connected;
     bool writing;
     bool retired;
+    uint64_t retired_at; /* uv_now() ms */
     bool closing;
     redisReader *reader;
     struct buf cur; /* the reply being relayed, re-encoded */
@@ -160,6 +161,7 @@ static void retire(struct proxy *p)
     }
     p->current = NULL;
     l->retired = true;
+    l->retired_at = uv_now(&p->srv->loop);
     l->next = p->retired;
     p->retired = l;
     /* Commands not yet on the wire go to the new leader instead. */
@@ -197,6 +199,23 @@ static void retire(struct proxy *p)
 void proxy_reset(struct proxy *p)
 {
     retire(p);
+}
+
+void proxy_expire(struct proxy *p, uint64_t limit_ms)
+{
+    uint64_t now = uv_now(&p->srv->loop);
+    struct link *l = p->retired;
+    while (l != NULL) {
+        struct link *next = l->next;
+        if (now - l->retired_at >= limit_ms) {
+            log_write(&p->srv->log, LOG_WARNING,
+                      "Former leader %s did not answer %zu forwarded "
+                      "commands in %llu ms; giving up on them",
+                      l->addr, l->npending, (unsigned long long)limit_ms);
+            close_link(l);
+        }
+        l = next;
+    }
 }
 
 void proxy_free(struct proxy *p)
@@ -338,13 +357,22 @@ static void on_link_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
             l->tail = NULL;
         }
         l->npending--;
-        if (w->slot != NULL) {
+        if (w->slot != NULL && w->argc > 0 && l->cur.len > 7 &&
+            memcmp(l->cur.data, "-MOVED ", 7) == 0) {
+            /* That node no longer leads: the command did not run there.
+             * Route it again (it waits until the new leader is known). */
+            struct proxy *p = l->proxy;
+            p->hooks.unreachable(p->hooks.arg, l->addr);
+            p->hooks.reroute(p->hooks.arg, w->slot, w->argc,
+                             (const char *const *)w->argv, w->argvlen);
+        } else if (w->slot != NULL) {
             struct buf tmp = w->slot->reply;
             w->slot->reply = l->cur;
             l->cur = tmp;
             conn_slot_ready(w->slot);
         }
         buf_clear(&l->cur);
+        drop_args(w);
         free(w);
     }
     if (!l->closing && l->retired && l->npending == 0) {
@@ -386,7 +414,6 @@ static void link_write(struct link *l)
     /* From here on these commands may run on the leader. */
     for (struct waiting *w = l->unsent; w != NULL; w = w->next) {
         w->sent = true;
-        drop_args(w);
     }
     l->unsent = NULL;
     uv_buf_t b = uv_buf_init(l->wbuf.data, (unsigned)l->wbuf.len);

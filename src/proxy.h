@@ -14,6 +14,7 @@
 #define PROXY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct server;
 struct slot;
@@ -37,6 +38,9 @@ void proxy_forward(struct proxy *p, const char *addr, struct slot *slot,
                    int argc, char *const *argv, const size_t *argvlen);
 /* The leader changed or is gone: drop the connection, fail what waits. */
 void proxy_reset(struct proxy *p);
+/* Give up on former leaders that kept commands unanswered for limit_ms
+ * since they stopped leading (they get -TIMEOUT). Call periodically. */
+void proxy_expire(struct proxy *p, uint64_t limit_ms);
 /* Commands queued and not answered yet. */
 size_t proxy_pending(const struct proxy *p);
 

@@ -7,6 +7,11 @@
   fresh_node         a new redis-raft node for this test alone
   redis_server       a stock redis-server shared by the session, emptied with
                      FLUSHALL before each test: the reference for reply bytes
+  cluster            a 3-node cluster shared by a module: every node running,
+                     an agreed leader, follower-proxy yes, emptied with
+                     FLUSHALL before each test
+  new_cluster        new_cluster(n, options) starts a cluster for this test
+                     alone (tests that kill, stop or pause nodes)
 
 A missing binary fails the tests that need it (build with
 `cmake -S . -B build && cmake --build build`); it never skips them.
@@ -127,6 +132,63 @@ def node(module_node):
 def fresh_node(workspace):
     redis_raft_only()
     return workspace.node()
+
+
+class ModuleCluster:
+    """The module's shared 3-node cluster, brought back to a known state
+    before each test: nodes that stopped are started again on their own
+    directories, paused ones resumed, follower-proxy set back to yes."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.cluster = None
+
+    def get(self):
+        redis_raft_only()
+        if self.cluster is None:
+            self.cluster = self.ws.cluster(3)
+        c = self.cluster
+        for n in c.nodes.values():
+            if n.paused:
+                n.resume()
+            if not n.is_running():
+                n.start()
+        leader = c.wait_for_leader()
+        for n in c.nodes.values():
+            with n.raw() as conn:
+                reply = conn.command('CONFIG', 'SET', 'follower-proxy', 'yes')
+                assert reply == b'+OK\r\n', reply
+        _flushall(leader)
+        c.wait_for_applied()
+        return c
+
+
+@pytest.fixture(scope='module')
+def module_cluster(module_workspace):
+    return ModuleCluster(module_workspace)
+
+
+@pytest.fixture
+def cluster(module_cluster):
+    """The module's 3-node cluster, healthy and empty; every node is checked
+    for crashes and sanitizer reports after the test."""
+    c = module_cluster.get()
+    marks = {i: n.output_size() for i, n in c.nodes.items()}
+    yield c
+    for i, n in c.nodes.items():
+        if not n.paused:
+            _check_process_after_test(n, marks[i])
+
+
+@pytest.fixture
+def new_cluster(workspace):
+    """new_cluster(count=3, options=None): a started cluster for this test
+    alone, stopped (and checked for sanitizer reports) after it."""
+    redis_raft_only()
+
+    def make(count=3, options=None):
+        return workspace.cluster(count, options)
+    return make
 
 
 @pytest.fixture(scope='session')

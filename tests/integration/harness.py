@@ -8,9 +8,8 @@ to wait for state.
 The shape follows RedisLabs/redisraft's tests/integration/sandbox.py: a
 process class per server kind (Node, RedisServer) with start / stop (SIGTERM)
 / kill (SIGKILL) / pause (SIGSTOP) / resume / restart, and a Cluster that
-owns several Nodes and waits for a leader. Cluster only supports one node
-until redis-raft learns `cluster-nodes`; the methods a multi-node suite will
-need (create, node, leader, wait_for_leader, kill/restart by id) are there.
+owns several Nodes started with one `cluster-nodes` list, finds and waits
+for the leader, and kills, stops and restarts nodes by id.
 
 RawConn speaks bytes: tests send exact request bytes and compare exact reply
 bytes, one complete RESP2 reply at a time (read_reply) or everything until
@@ -37,6 +36,18 @@ DEFAULT_BIN = os.path.join(REPO, 'build', 'redis-raft')
 START_TIMEOUT = 30.0
 REPLY_TIMEOUT = 20.0
 STOP_TIMEOUT = 30.0
+
+# REDIS_RAFT_SANITIZED=1 says the binary is the ASan+UBSan build (about 3x
+# slower): deadlines that measure the server's speed rather than bound a
+# failure are multiplied by SLOWDOWN (see scaled()).
+SANITIZED = os.environ.get('REDIS_RAFT_SANITIZED') == '1'
+SLOWDOWN = 3.0 if SANITIZED else 1.0
+
+
+def scaled(seconds):
+    """A deadline for work that takes `seconds` on the normal build."""
+    return seconds * SLOWDOWN
+
 
 SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer',
                      'runtime error:', 'ERROR: UndefinedBehaviorSanitizer')
@@ -582,25 +593,38 @@ class Node(ServerProcess):
 class Cluster:
     """Nodes of one raft cluster, started in a Workspace.
 
-    For now `create(1)` starts one node, which bootstraps a single-node
-    cluster; multi-node formation (every seed started with the same
-    `cluster-nodes` list) plugs into _node_options when the server has it.
+    `create(n)` gives every node the same `cluster-nodes` list
+    (127.0.0.1:PORT@RAFTPORT on free ports) and its 1-based position as
+    `node-id`; each seed bootstraps the same configuration, and a restart
+    reuses the node's directory (which then ignores the list). `create(1)`
+    starts one node without a list: a single-node cluster.
+
+    `nodes` maps node id -> Node. A node is "up" while its process runs and
+    is not paused; leader() and wait_for_leader() only ask nodes that are up.
     """
 
     def __init__(self, workspace, options=None):
         self.workspace = workspace
         self.options = dict(options or {})
         self.nodes = {}
+        self.seeds = None
+        workspace.clusters.append(self)
 
     def _node_options(self, node_id):
-        return dict(self.options)
+        opts = dict(self.options)
+        if self.seeds is not None:
+            opts['cluster-nodes'] = self.seeds
+        return opts
 
-    def create(self, count=1, timeout=START_TIMEOUT):
-        if count != 1:
-            raise NotImplementedError('multi-node clusters need cluster-nodes support')
-        for i in range(1, count + 1):
-            self.nodes[i] = self.workspace.node(start=False, node_id=i,
-                                                options=self._node_options(i))
+    def create(self, count=3, timeout=START_TIMEOUT):
+        assert not self.nodes, 'create() once per Cluster'
+        ports = [(free_port(), free_port()) for _ in range(count)]
+        if count > 1:
+            self.seeds = ','.join('127.0.0.1:%d@%d' % p for p in ports)
+        for i, (port, raft_port) in enumerate(ports, 1):
+            self.nodes[i] = self.workspace.node(
+                start=False, node_id=i, port=port, raft_port=raft_port,
+                options=self._node_options(i))
         for n in self.nodes.values():
             n.spawn()
         for n in self.nodes.values():
@@ -611,35 +635,121 @@ class Cluster:
     def node(self, node_id):
         return self.nodes[node_id]
 
-    def leader(self):
-        """The running node that says it is leader, or None."""
-        for n in self.nodes.values():
-            if n.is_running() and not n.paused:
-                try:
-                    if n.role() == 'leader':
-                        return n
-                except (OSError, ConnectionError, TimeoutExpired, AssertionError):
-                    pass
-        return None
+    def up(self):
+        """Nodes whose process runs and is not paused."""
+        return [n for n in self.nodes.values() if n.is_running() and not n.paused]
 
-    def wait_for_leader(self, timeout=START_TIMEOUT):
-        """Wait until some node leads and every running node agrees on it."""
-        def agreed_leader():
-            leader = self.leader()
-            if leader is None:
-                return None
-            for n in self.nodes.values():
-                if n.is_running() and not n.paused and \
-                        n.raft_info().get('raft_leader_id') != str(leader.node_id):
-                    return None
-            return leader
-        return wait_until(agreed_leader, timeout, what='an agreed raft leader')
+    def leader(self):
+        """The running node that says it is leader, or None. (Two may say
+        so for a moment, an old one not yet deposed: the newest term wins.)"""
+        best, best_term = None, -1
+        for n in self.up():
+            try:
+                info = n.raft_info()
+            except (OSError, ConnectionError, TimeoutExpired, AssertionError):
+                continue
+            term = int(info.get('raft_term', -1))
+            if info.get('raft_role') == 'leader' and term > best_term:
+                best, best_term = n, term
+        return best
+
+    def agreed_leader(self, exclude=()):
+        """The leader every up node names and which says it leads (in the
+        term they all share), or None. Nodes in `exclude` (ids) are not
+        asked and cannot be the answer."""
+        ids, terms, leading = set(), set(), []
+        for n in self.up():
+            if n.node_id in exclude:
+                continue
+            info = n.raft_info()
+            ids.add(info.get('raft_leader_id'))
+            terms.add(info.get('raft_term'))
+            if info.get('raft_role') == 'leader':
+                leading.append(n)
+        if len(ids) != 1 or len(terms) != 1 or len(leading) != 1:
+            return None
+        leader = leading[0]
+        return leader if ids == {str(leader.node_id)} else None
+
+    def wait_for_leader(self, timeout=START_TIMEOUT, exclude=()):
+        """Wait until some node leads and every up node agrees on it (and
+        on the term); returns that Node."""
+        return wait_until(lambda: self.agreed_leader(exclude), timeout,
+                          what='an agreed raft leader among nodes %s' % sorted(
+                              n.node_id for n in self.up()
+                              if n.node_id not in exclude))
+
+    def followers(self):
+        """The up nodes other than the agreed leader (waits for one)."""
+        leader = self.wait_for_leader()
+        return [n for n in self.up() if n is not leader]
+
+    def wait_for_applied(self, index=None, nodes=None, timeout=START_TIMEOUT):
+        """Wait until every node in `nodes` (default: every up node) has
+        applied the log up to `index` (default: the leader's commit index
+        now)."""
+        if index is None:
+            index = int(self.wait_for_leader(timeout).raft_info()['raft_commit_index'])
+        nodes = self.up() if nodes is None else nodes
+
+        def applied():
+            return all(int(n.raft_info()['raft_last_applied']) >= index for n in nodes)
+        wait_until(applied, timeout, what='nodes %s to apply index %d' % (
+            [n.node_id for n in nodes], index))
 
     def kill(self, node_id):
+        """SIGKILL node_id and wait for it to exit."""
         return self.nodes[node_id].kill()
 
-    def restart(self, node_id):
-        return self.nodes[node_id].restart()
+    def stop(self, node_id, timeout=STOP_TIMEOUT):
+        """SIGTERM node_id and wait for it to exit; returns the status."""
+        return self.nodes[node_id].stop(timeout)
+
+    def start(self, node_id, timeout=START_TIMEOUT):
+        """Start a stopped node again on its ports and directory."""
+        return self.nodes[node_id].start(timeout=timeout)
+
+    def restart(self, node_id, timeout=START_TIMEOUT):
+        """Start node_id again on its directory (SIGTERM first if it is
+        running) and wait until it serves."""
+        n = self.nodes[node_id]
+        if n.is_running():
+            n.stop()
+        return n.start(timeout=timeout)
+
+    def shutdown(self):
+        """Stop every node, the leader first; returns a list of problems (a
+        node that had to be SIGKILLed after SIGTERM).
+
+        The last node left is alone: if it leads, it cannot hand leadership
+        over, and how it exits then is what test_cluster_failures tests, not
+        what teardown is for. In a sanitized build it is stopped with
+        SIGTERM once it has stepped down (so LeakSanitizer runs at its
+        exit); otherwise, where nothing is checked at exit, with SIGKILL.
+        Every other node gets SIGTERM."""
+        problems = []
+        for n in self.nodes.values():
+            if n.is_running() and n.paused:
+                n.resume()
+        leader = self.leader()
+        order = sorted((n for n in self.nodes.values() if n.is_running()),
+                       key=lambda n: (n is not leader, n.node_id))
+        for i, n in enumerate(order):
+            if i == len(order) - 1 and len(self.nodes) > 1:
+                if not SANITIZED:
+                    n.kill()
+                    continue
+                try:
+                    wait_until(lambda: n.role() != 'leader', scaled(10),
+                               what='%s to step down' % n.name)
+                except TimeoutExpired:
+                    pass  # stop it anyway; a hang is reported below
+            try:
+                n.stop(scaled(10))
+            except TimeoutExpired as exc:
+                n.kill()
+                problems.append('%s did not exit on SIGTERM: %s' % (n.name, exc))
+        return problems
 
 
 ACTIVE_WORKSPACES = []
@@ -651,6 +761,7 @@ class Workspace:
     def __init__(self, prefix='rr-it-'):
         self.path = tempfile.mkdtemp(prefix=prefix)
         self.procs = []
+        self.clusters = []
         self._n = 0
         ACTIVE_WORKSPACES.append(self)
 
@@ -667,6 +778,10 @@ class Workspace:
             n.start()
         return n
 
+    def cluster(self, count=3, options=None, timeout=START_TIMEOUT):
+        """A started Cluster of `count` nodes (see Cluster.create)."""
+        return Cluster(self, options).create(count, timeout)
+
     def redis_server(self, start=True, extra=()):
         r = RedisServer(self.subdir('redis'), extra=extra)
         self.procs.append(r)
@@ -678,6 +793,8 @@ class Workspace:
         """Stop (SIGTERM, so sanitizers report leaks) what is still running,
         SIGKILL what does not exit; return the sanitizer reports found."""
         reports = []
+        for cluster in self.clusters:
+            reports.extend(cluster.shutdown())
         for p in self.procs:
             if p.is_running():
                 try:
