@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "mem.h"
 #include "node.h"
+#include "proto.h"
 #include "proxy.h"
 #include "reply.h"
 #include "server.h"
@@ -24,10 +25,8 @@ struct waiter {
     struct slot *slot;
     const struct command *cmd;
     unsigned flags;
-    uint64_t deadline; /* uv_now() ms */
-    int argc;
-    char **argv;
-    size_t *argvlen;
+    uint64_t deadline;    /* uv_now() ms */
+    struct proto_req req; /* a copy of the command */
 };
 
 static void on_timer(uv_timer_t *t);
@@ -51,11 +50,7 @@ void cluster_init(struct cluster *cl, struct server *srv)
 
 static void free_waiter(struct waiter *w)
 {
-    for (int i = 0; i < w->argc; i++) {
-        free(w->argv[i]);
-    }
-    free(w->argv);
-    free(w->argvlen);
+    proto_req_free(&w->req);
     free(w);
 }
 
@@ -116,13 +111,7 @@ static void park(struct cluster *cl, struct slot *slot,
     w->cmd = cmd;
     w->flags = flags;
     w->deadline = deadline;
-    w->argc = argc;
-    w->argv = xmalloc((size_t)argc * sizeof(char *));
-    w->argvlen = xmalloc((size_t)argc * sizeof(size_t));
-    for (int i = 0; i < argc; i++) {
-        w->argv[i] = xmemdup(argv[i], argvlen[i]);
-        w->argvlen[i] = argvlen[i];
-    }
+    proto_req_copy(&w->req, argc, argv, argvlen);
     if (cl->tail) {
         cl->tail->next = w;
     } else {
@@ -266,8 +255,8 @@ void cluster_tick(struct cluster *cl)
     uv_timer_stop(&cl->timer);
     while (w != NULL) {
         struct waiter *next = w->next;
-        route(cl, w->slot, w->cmd, w->flags, w->argc,
-              (const char *const *)w->argv, w->argvlen, w->deadline);
+        route(cl, w->slot, w->cmd, w->flags, w->req.argc,
+              (const char *const *)w->req.argv, w->req.argvlen, w->deadline);
         free_waiter(w);
         w = next;
     }

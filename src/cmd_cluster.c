@@ -301,12 +301,7 @@ void cmd_cluster(struct cmd_ctx *c)
                arg_is(sub, len, "slots") || arg_is(sub, len, "shards") ||
                arg_is(sub, len, "myid") || arg_is(sub, len, "keyslot") ||
                arg_is(sub, len, "failover")) {
-        char name[64];
-        snprintf(name, sizeof name, "cluster|%.*s", (int)len, sub);
-        for (char *p = name; *p; p++) {
-            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-        }
-        reply_arity_error(c->reply, name);
+        reply_subcommand_arity_error(c->reply, "cluster", sub, len);
     } else {
         reply_errorf(c->reply,
                      "ERR unknown subcommand '%.128s'. Try CLUSTER HELP.", sub);

@@ -317,12 +317,7 @@ void cmd_config(struct cmd_ctx *c)
         reply_ok(c->reply);
     } else if (arg_is(sub, sublen, "get") || arg_is(sub, sublen, "set") ||
                arg_is(sub, sublen, "resetstat")) {
-        char name[64];
-        snprintf(name, sizeof name, "config|%.*s", (int)sublen, sub);
-        for (char *p = name; *p; p++) {
-            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-        }
-        reply_arity_error(c->reply, name);
+        reply_subcommand_arity_error(c->reply, "config", sub, sublen);
     } else {
         reply_errorf(c->reply,
                      "ERR unknown subcommand '%.128s'. Try CONFIG HELP.", sub);

@@ -126,6 +126,18 @@ void proto_req_free(struct proto_req *req)
     memset(req, 0, sizeof *req);
 }
 
+void proto_req_copy(struct proto_req *dst, int argc, const char *const *argv,
+                    const size_t *argvlen)
+{
+    dst->argc = argc;
+    dst->argv = xmalloc((size_t)argc * sizeof(char *));
+    dst->argvlen = xmalloc((size_t)argc * sizeof(size_t));
+    for (int i = 0; i < argc; i++) {
+        dst->argv[i] = xmemdup(argv[i], argvlen[i]);
+        dst->argvlen[i] = argvlen[i];
+    }
+}
+
 /* Find the "\r\n"-terminated line at buf[pos..len). Returns the offset of
  * the '\r', or -1 when the line is not complete yet. Like redis-server, the
  * line ends at the first '\r', which must be followed by a '\n' eventually

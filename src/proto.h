@@ -48,5 +48,8 @@ enum proto_status proto_parse(struct proto *p, const char *buf, size_t len,
                               size_t *consumed, struct proto_req *req,
                               const char **err);
 void proto_req_free(struct proto_req *req);
+/* Fill dst with a copy of argv (released with proto_req_free). */
+void proto_req_copy(struct proto_req *dst, int argc, const char *const *argv,
+                    const size_t *argvlen);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "conn.h"
 #include "mem.h"
+#include "proto.h"
 #include "reply.h"
 #include "server.h"
 
@@ -25,11 +26,9 @@
 
 struct waiting {
     struct waiting *next;
-    struct slot *slot; /* NULL for our own RAFT.PROXY hello */
-    bool sent;         /* its bytes were handed to the socket */
-    int argc;          /* a copy of the command until it is answered */
-    char **argv;
-    size_t *argvlen;
+    struct slot *slot;    /* NULL for our own RAFT.PROXY hello */
+    bool sent;            /* its bytes were handed to the socket */
+    struct proto_req req; /* a copy of the command until it is answered */
 };
 
 /* One connection to one leader; freed in its close callback. */
@@ -82,14 +81,7 @@ size_t proxy_pending(const struct proxy *p)
 
 static void drop_args(struct waiting *w)
 {
-    for (int i = 0; i < w->argc; i++) {
-        free(w->argv[i]);
-    }
-    free(w->argv);
-    free(w->argvlen);
-    w->argc = 0;
-    w->argv = NULL;
-    w->argvlen = NULL;
+    proto_req_free(&w->req);
 }
 
 static void on_link_closed(uv_handle_t *h)
@@ -115,9 +107,9 @@ static void fail_waiting(struct link *l)
     buf_clear(&l->out);
     while (w != NULL) {
         struct waiting *next = w->next;
-        if (w->slot != NULL && !w->sent && w->argc > 0) {
-            p->hooks.reroute(p->hooks.arg, w->slot, w->argc,
-                             (const char *const *)w->argv, w->argvlen);
+        if (w->slot != NULL && !w->sent && w->req.argc > 0) {
+            p->hooks.reroute(p->hooks.arg, w->slot, w->req.argc,
+                             (const char *const *)w->req.argv, w->req.argvlen);
         } else if (w->slot != NULL) {
             buf_clear(&w->slot->reply);
             reply_error(&w->slot->reply, PROXY_TIMEOUT_ERR);
@@ -182,9 +174,10 @@ static void retire(struct proxy *p)
         while (w != NULL) {
             struct waiting *next = w->next;
             l->npending--;
-            if (w->slot != NULL && w->argc > 0) {
-                p->hooks.reroute(p->hooks.arg, w->slot, w->argc,
-                                 (const char *const *)w->argv, w->argvlen);
+            if (w->slot != NULL && w->req.argc > 0) {
+                p->hooks.reroute(p->hooks.arg, w->slot, w->req.argc,
+                                 (const char *const *)w->req.argv,
+                                 w->req.argvlen);
             }
             drop_args(w);
             free(w);
@@ -249,13 +242,7 @@ static void queue_waiting(struct link *l, struct slot *slot, int argc,
     struct waiting *w = xcalloc(1, sizeof *w);
     w->slot = slot;
     if (argc > 0) {
-        w->argc = argc;
-        w->argv = xmalloc((size_t)argc * sizeof(char *));
-        w->argvlen = xmalloc((size_t)argc * sizeof(size_t));
-        for (int i = 0; i < argc; i++) {
-            w->argv[i] = xmemdup(argv[i], argvlen[i]);
-            w->argvlen[i] = argvlen[i];
-        }
+        proto_req_copy(&w->req, argc, (const char *const *)argv, argvlen);
     }
     if (l->tail) {
         l->tail->next = w;
@@ -357,14 +344,14 @@ static void on_link_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
             l->tail = NULL;
         }
         l->npending--;
-        if (w->slot != NULL && w->argc > 0 && l->cur.len > 7 &&
+        if (w->slot != NULL && w->req.argc > 0 && l->cur.len > 7 &&
             memcmp(l->cur.data, "-MOVED ", 7) == 0) {
             /* That node no longer leads: the command did not run there.
              * Route it again (it waits until the new leader is known). */
             struct proxy *p = l->proxy;
             p->hooks.unreachable(p->hooks.arg, l->addr);
-            p->hooks.reroute(p->hooks.arg, w->slot, w->argc,
-                             (const char *const *)w->argv, w->argvlen);
+            p->hooks.reroute(p->hooks.arg, w->slot, w->req.argc,
+                             (const char *const *)w->req.argv, w->req.argvlen);
         } else if (w->slot != NULL) {
             struct buf tmp = w->slot->reply;
             w->slot->reply = l->cur;

@@ -94,3 +94,14 @@ void reply_arity_error(struct buf *b, const char *name)
 {
     reply_errorf(b, "ERR wrong number of arguments for '%s' command", name);
 }
+
+void reply_subcommand_arity_error(struct buf *b, const char *cmd,
+                                  const char *sub, size_t sublen)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s|%.*s", cmd, (int)sublen, sub);
+    for (char *p = name; *p; p++) {
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    }
+    reply_arity_error(b, name);
+}

@@ -32,5 +32,8 @@ void reply_null(struct buf *b);       /* $-1 */
 void reply_null_array(struct buf *b); /* *-1 */
 void reply_array(struct buf *b, long long n);
 void reply_arity_error(struct buf *b, const char *name);
+/* "wrong number of arguments for 'cmd|sub' command", sub lower-cased. */
+void reply_subcommand_arity_error(struct buf *b, const char *cmd,
+                                  const char *sub, size_t sublen);
 
 #endif
