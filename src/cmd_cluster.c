@@ -8,6 +8,7 @@
 #include "cluster.h"
 #include "command.h"
 #include "conn.h"
+#include "mem.h"
 #include "node.h"
 #include "num.h"
 #include "proxy.h"
@@ -89,10 +90,7 @@ static void transfer(struct cmd_ctx *c, uint64_t target)
         reply_ok(c->reply); /* already the leader */
         return;
     }
-    struct transfer_reply *t = calloc(1, sizeof *t);
-    if (t == NULL) {
-        abort();
-    }
+    struct transfer_reply *t = xcalloc(1, sizeof *t);
     t->target = target;
     t->slot = conn_slot_new(c->conn);
     t->slot->in_batch = true;
