@@ -256,7 +256,8 @@ static void flush(struct conn *c)
     }
 }
 
-struct buf *conn_reply_buf(struct conn *c)
+/* Where an immediate reply for the current request goes. */
+static struct buf *conn_reply_buf(struct conn *c)
 {
     if (c->head == NULL) {
         return &c->out;
@@ -403,4 +404,16 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
         return;
     }
     conn_process(c);
+}
+
+void conn_resume_pending(struct server *srv)
+{
+    struct conn *list = srv->resume;
+    srv->resume = NULL;
+    while (list != NULL) {
+        struct conn *c = list;
+        list = c->resume_next;
+        c->in_resume = false;
+        conn_process(c);
+    }
 }

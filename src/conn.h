@@ -65,8 +65,6 @@ struct conn {
 
 /* Accept a pending connection on the server's listener. */
 void conn_accept(struct server *srv);
-/* Where an immediate reply for the current request goes. */
-struct buf *conn_reply_buf(struct conn *c);
 /* Reserve a slot for a reply that comes later. */
 struct slot *conn_slot_new(struct conn *c);
 /* A slot's reply is complete (frees orphans). The connection writes what
@@ -75,6 +73,8 @@ struct slot *conn_slot_new(struct conn *c);
 void conn_slot_ready(struct slot *slot);
 /* Write out every connection that got replies since the last call. */
 void conn_flush_pending(struct server *srv);
+/* Let connections that paused (limits, partial input) parse again. */
+void conn_resume_pending(struct server *srv);
 /* Parse and dispatch buffered requests while the limits allow. */
 void conn_process(struct conn *c);
 /* Close now (replies not yet written are dropped). */

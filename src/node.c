@@ -434,11 +434,6 @@ uint64_t node_term(struct node *n)
     return raft_current_term(&n->raft);
 }
 
-uint64_t node_commit_index(struct node *n)
-{
-    return raft_commit_index(&n->raft);
-}
-
 /* A leadership transfer. libraft calls back when the target leads or
  * after an election timeout, but not always when the leader steps down
  * meanwhile: our own timer answers the caller in time regardless. The

@@ -57,7 +57,6 @@ struct node_member {
 /* Fill out with at most max members; returns how many there are. */
 size_t node_members(struct node *n, struct node_member *out, size_t max);
 uint64_t node_term(struct node *n);
-uint64_t node_commit_index(struct node *n);
 
 /* Leadership transfer to target (0: the most up-to-date voter). done(arg,
  * ok) runs when it succeeded or gave up (after an election timeout).

@@ -70,15 +70,6 @@ struct proxy *proxy_new(struct server *srv, const struct proxy_hooks *hooks)
     return p;
 }
 
-size_t proxy_pending(const struct proxy *p)
-{
-    size_t n = p->current ? p->current->npending : 0;
-    for (const struct link *l = p->retired; l != NULL; l = l->next) {
-        n += l->npending;
-    }
-    return n;
-}
-
 static void drop_args(struct waiting *w)
 {
     proto_req_free(&w->req);

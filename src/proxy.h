@@ -41,7 +41,5 @@ void proxy_reset(struct proxy *p);
 /* Give up on former leaders that kept commands unanswered for limit_ms
  * since they stopped leading (they get -TIMEOUT). Call periodically. */
 void proxy_expire(struct proxy *p, uint64_t limit_ms);
-/* Commands queued and not answered yet. */
-size_t proxy_pending(const struct proxy *p);
 
 #endif

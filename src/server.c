@@ -56,14 +56,7 @@ static void on_check(uv_check_t *h)
     conn_flush_pending(s);
     batcher_flush(&s->batcher);
     uv_idle_stop(&s->kick);
-    struct conn *list = s->resume;
-    s->resume = NULL;
-    while (list != NULL) {
-        struct conn *c = list;
-        list = c->resume_next;
-        c->in_resume = false;
-        conn_process(c);
-    }
+    conn_resume_pending(s);
     batcher_flush(&s->batcher);
 }
 
