@@ -100,7 +100,15 @@ static int t_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
 {
     struct node *n = NODE_OF(t, outer);
     n->accept_cb = cb;
-    return n->inner.listen(&n->inner, t_accept);
+    int rv = n->inner.listen(&n->inner, t_accept);
+    if (rv != 0) {
+        /* raft_uv_tcp keeps no error message for this: say which port. */
+        log_write(&n->srv->log, LOG_WARNING,
+                  "Can't listen for raft peers on %s:%lld (%s; is the raft "
+                  "port already in use?)",
+                  n->srv->cfg.bind, n->srv->cfg.raft_port, raft_strerror(rv));
+    }
+    return rv;
 }
 
 static void t_connect_cb(struct raft_uv_connect *req,

@@ -335,3 +335,20 @@ def test_single_node_cluster_elects_itself_again_after_kill(workspace):
     leader = cluster.wait_for_leader()
     assert leader.client().get('k') == b'v'
     assert int(leader.raft_info()['raft_term']) >= term
+
+
+def test_raft_port_in_use_exits_1_and_says_so(workspace):
+    holder = socket.socket()
+    holder.bind(('127.0.0.1', 0))
+    holder.listen(1)
+    try:
+        raft_port = holder.getsockname()[1]
+        args = base_args(workspace)
+        args[args.index('--raft-port') + 1] = str(raft_port)
+        args[args.index('--logfile') + 1] = ''
+        proc = run_to_exit(args)
+        assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+        out = proc.stdout + proc.stderr
+        assert "Can't listen for raft peers on 127.0.0.1:%d" % raft_port in out, out
+    finally:
+        holder.close()
