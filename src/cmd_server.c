@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "memstats.h"
 #include "node.h"
+#include "persist.h"
 #include "num.h"
 #include "proto.h"
 #include "reply.h"
@@ -79,6 +80,35 @@ void cmd_shutdown(struct cmd_ctx *c)
               "User requested shutdown (client id=%llu addr=%s)",
               (unsigned long long)c->conn->id, c->conn->addr);
     server_shutdown(c->srv, 0);
+}
+
+/* --- SAVE, BGSAVE, LASTSAVE ---------------------------------------------- */
+
+/* A snapshot of this node (persist.h); SAVE answers when it is on disk. */
+void cmd_save(struct cmd_ctx *c)
+{
+    struct slot *slot = conn_slot_new(c->conn);
+    slot->in_batch = true;
+    persist_save(&c->srv->persist, slot, false, false);
+}
+
+void cmd_bgsave(struct cmd_ctx *c)
+{
+    bool schedule = false;
+    if (c->argc > 2 ||
+        (c->argc == 2 &&
+         !(schedule = arg_is(c->argv[1], c->argvlen[1], "schedule")))) {
+        reply_error(c->reply, ERR_SYNTAX);
+        return;
+    }
+    struct slot *slot = conn_slot_new(c->conn);
+    slot->in_batch = true;
+    persist_save(&c->srv->persist, slot, true, schedule);
+}
+
+void cmd_lastsave(struct cmd_ctx *c)
+{
+    reply_int(c->reply, (long long)c->srv->persist.lastsave);
 }
 
 /* --- INFO ---------------------------------------------------------------- */
@@ -194,6 +224,12 @@ static void info_raft(struct server *s, struct buf *b)
     node_info(s->node, b);
 }
 
+static void info_persistence(struct server *s, struct buf *b)
+{
+    buf_append_str(b, "# Persistence\r\n");
+    persist_info(&s->persist, b);
+}
+
 static void info_keyspace(struct server *s, struct buf *b)
 {
     buf_append_str(b, "# Keyspace\r\n");
@@ -207,10 +243,10 @@ static const struct {
     const char *name;
     void (*fn)(struct server *, struct buf *);
 } sections[] = {
-    {"server", info_server},     {"clients", info_clients},
-    {"memory", info_memory},     {"stats", info_stats},
-    {"cluster", info_cluster},   {"raft", info_raft},
-    {"keyspace", info_keyspace},
+    {"server", info_server}, {"clients", info_clients},
+    {"memory", info_memory}, {"persistence", info_persistence},
+    {"stats", info_stats},   {"cluster", info_cluster},
+    {"raft", info_raft},     {"keyspace", info_keyspace},
 };
 
 #define NSECTIONS (sizeof sections / sizeof sections[0])

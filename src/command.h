@@ -104,6 +104,9 @@ void cmd_info(struct cmd_ctx *c);
 void cmd_config(struct cmd_ctx *c);
 void cmd_command(struct cmd_ctx *c);
 void cmd_shutdown(struct cmd_ctx *c);
+void cmd_save(struct cmd_ctx *c);
+void cmd_bgsave(struct cmd_ctx *c);
+void cmd_lastsave(struct cmd_ctx *c);
 
 void cmd_cluster(struct cmd_ctx *c);
 void cmd_readonly(struct cmd_ctx *c);

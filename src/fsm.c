@@ -1,6 +1,7 @@
 /* fsm: applying entries, snapshots (see fsm.h). */
 #include "fsm.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,25 +10,28 @@
 #include "conn.h"
 #include "entry.h"
 #include "node.h"
+#include "persist.h"
 #include "reply.h"
 #include "server.h"
 #include "snapshot.h"
 #include "store.h"
 
-static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
-                     void **result)
+/* Apply one entry to store. Live entries (replay false) reply to the
+ * batch that proposed them here, if it still waits; entries replayed from
+ * a snapshot's tail reply to nobody. */
+static void apply_entry(struct server *srv, struct store *store,
+                        const void *data, size_t len, bool replay)
 {
-    struct server *srv = fsm->data;
     struct entry_reader r;
     struct entry_header h;
-    *result = NULL;
-    if (entry_reader_open(&r, buf->base, buf->len, &h) != 0) {
+    if (entry_reader_open(&r, data, len, &h) != 0) {
         log_write(&srv->log, LOG_WARNING,
-                  "Skipping a malformed log entry (%zu bytes)", buf->len);
-        return 0;
+                  "Skipping a malformed log entry (%zu bytes)", len);
+        return;
     }
     struct batch *batch = NULL;
-    if (h.origin == node_id(srv->node) && h.nonce == srv->batcher.nonce) {
+    if (!replay && h.origin == node_id(srv->node) &&
+        h.nonce == srv->batcher.nonce) {
         batch = batcher_claim(&srv->batcher, h.seq);
         if (batch != NULL && batch->nslots != h.ncmds) {
             batch = NULL;
@@ -56,17 +60,26 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
             .argv = cmd->argv,
             .argvlen = cmd->argvlen,
             .reply = reply,
-            .store = srv->store,
+            .store = store,
             .time_ms = h.time_ms,
         };
         c->fn(&ctx);
     }
     entry_reader_close(&r);
     buf_free(&scratch);
-    srv->stats.entries_applied++;
     if (batch != NULL) {
         batcher_complete(&srv->batcher, batch);
     }
+}
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+                     void **result)
+{
+    struct server *srv = fsm->data;
+    *result = NULL;
+    apply_entry(srv, srv->store, buf->base, buf->len, false);
+    srv->stats.entries_applied++;
+    persist_applied(&srv->persist, buf->base, buf->len);
     return 0;
 }
 
@@ -74,39 +87,71 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
                         unsigned *n_bufs)
 {
     struct server *srv = fsm->data;
-    struct buf out;
-    uint64_t start = server_time_ms();
-    buf_init(&out);
-    snapshot_encode(srv->store, &out);
-    *bufs = raft_malloc(sizeof **bufs);
-    if (*bufs == NULL) {
-        buf_free(&out);
-        return RAFT_NOMEM;
-    }
-    (*bufs)[0].base = out.data; /* raft frees it (same allocator) */
-    (*bufs)[0].len = out.len;
-    *n_bufs = 1;
-    log_write(&srv->log, LOG_NOTICE,
-              "Snapshot taken: %zu keys, %zu bytes in %llu ms",
-              store_size(srv->store), out.len,
-              (unsigned long long)(server_time_ms() - start));
-    return 0;
+    return persist_snapshot(&srv->persist, bufs, n_bufs);
 }
 
+static int fsm_snapshot_finalize(struct raft_fsm *fsm,
+                                 struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+    struct server *srv = fsm->data;
+    return persist_finalize(&srv->persist, bufs, n_bufs);
+}
+
+/* Decode, validate and replay a snapshot into a new store; the current
+ * state is replaced only when all of it is good. */
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     struct server *srv = fsm->data;
-    char err[128];
-    struct store *s = snapshot_decode(buf->base, buf->len, err, sizeof err);
+    bool at_start = !node_started(srv->node);
+    char path[4096] = "";
+    uint64_t term, index;
+    if (at_start) {
+        persist_find_snapshot(srv->cfg.dir, 0, path, sizeof path, &term,
+                              &index);
+    }
+    char err[160];
+    struct snapshot_tail tail;
+    struct store *s =
+        snapshot_decode(buf->base, buf->len, &tail, err, sizeof err);
+    if (s != NULL) {
+        /* Every tail entry must parse before any is applied. */
+        struct snapshot_tail check = tail;
+        const void *e;
+        size_t elen;
+        while (snapshot_tail_next(&check, &e, &elen)) {
+            struct entry_reader r;
+            struct entry_header h;
+            if (entry_reader_open(&r, e, elen, &h) != 0) {
+                snprintf(err, sizeof err, "malformed entry in snapshot tail");
+                store_free(s);
+                s = NULL;
+                break;
+            }
+            entry_reader_close(&r);
+        }
+    }
     if (s == NULL) {
-        log_write(&srv->log, LOG_WARNING, "Refusing snapshot (%zu bytes): %s",
-                  buf->len, err);
+        if (at_start) {
+            log_write(&srv->log, LOG_WARNING,
+                      "Refusing snapshot %s (%zu bytes): %s",
+                      path[0] ? path : "(unknown file)", buf->len, err);
+        } else {
+            log_write(&srv->log, LOG_WARNING,
+                      "Refusing snapshot received from the leader (%zu "
+                      "bytes): %s",
+                      buf->len, err);
+            server_shutdown(srv, 1);
+        }
         return RAFT_CORRUPT;
+    }
+    const void *e;
+    size_t elen;
+    while (snapshot_tail_next(&tail, &e, &elen)) {
+        apply_entry(srv, s, e, elen, true);
     }
     store_free(srv->store);
     srv->store = s;
-    log_write(&srv->log, LOG_NOTICE, "Snapshot restored: %zu keys",
-              store_size(s));
+    persist_restored(&srv->persist, at_start, tail.index, store_size(s), path);
     raft_free(buf->base); /* the FSM owns the buffer on success */
     return 0;
 }
@@ -114,9 +159,10 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 void fsm_init(struct raft_fsm *fsm, struct server *srv)
 {
     memset(fsm, 0, sizeof *fsm);
-    fsm->version = 1;
+    fsm->version = 2;
     fsm->data = srv;
     fsm->apply = fsm_apply;
     fsm->snapshot = fsm_snapshot;
     fsm->restore = fsm_restore;
+    fsm->snapshot_finalize = fsm_snapshot_finalize;
 }

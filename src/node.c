@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include "batch.h"
 #include "fsm.h"
 #include "mem.h"
+#include "persist.h"
 #include "server.h"
 
 struct node {
@@ -29,6 +31,10 @@ struct node {
     struct raft_uv_transport inner;
     raft_uv_accept_cb accept_cb;
     raft_uv_transport_close_cb transport_close_cb;
+    /* raft_uv's own methods, which our raft_io wrappers call. */
+    struct raft_io uv;
+    bool started;      /* raft_start returned */
+    bool disk_failed;  /* a write failed: shutting down */
     char address[160]; /* HOST:PORT@RAFTPORT */
     int lock_fd;
     /* Last state seen by node_poll. */
@@ -221,6 +227,135 @@ static int lock_dir(struct node *n)
     return 0;
 }
 
+/* --- Disk: raft_io wrappers ---------------------------------------------- */
+
+/* raft_uv does the disk I/O; we wrap the methods that write, to time every
+ * durable log write (INFO persistence) and to stop the node on a failed
+ * write instead of letting it run on with a log it could not extend. */
+
+static uint64_t now_us(void)
+{
+    return uv_hrtime() / 1000;
+}
+
+static void disk_failed(struct node *n, const char *what, int rv)
+{
+    if (n->disk_failed) {
+        return;
+    }
+    n->disk_failed = true;
+    log_write(&n->srv->log, LOG_WARNING,
+              "Disk write failed (%s: %s%s%s): shutting down so that this "
+              "node cannot diverge",
+              what, raft_strerror(rv), n->io.errmsg[0] ? ": " : "",
+              n->io.errmsg);
+    server_shutdown(n->srv, 1);
+}
+
+struct io_append {
+    struct raft_io_append inner;
+    struct raft_io_append *outer;
+    raft_io_append_cb cb;
+    struct node *node;
+    uint64_t start_us;
+};
+
+static void io_append_cb(struct raft_io_append *req, int status)
+{
+    struct io_append *w = req->data;
+    struct node *n = w->node;
+    if (status == 0) {
+        persist_disk_write(&n->srv->persist, now_us() - w->start_us);
+    } else if (status != RAFT_CANCELED) {
+        disk_failed(n, "log append", status);
+    }
+    w->cb(w->outer, status);
+    free(w);
+}
+
+static int io_append(struct raft_io *io, struct raft_io_append *req,
+                     const struct raft_entry entries[], unsigned count,
+                     raft_io_append_cb cb)
+{
+    struct node *n = NODE_OF(io, io);
+    struct io_append *w = xcalloc(1, sizeof *w);
+    w->inner.data = w;
+    w->outer = req;
+    w->cb = cb;
+    w->node = n;
+    w->start_us = now_us();
+    req->cb = cb;
+    int rv = n->uv.append(io, &w->inner, entries, count, io_append_cb);
+    if (rv != 0) {
+        free(w);
+        if (rv != RAFT_CANCELED) {
+            disk_failed(n, "log append", rv);
+        }
+    }
+    return rv;
+}
+
+struct io_put {
+    struct raft_io_snapshot_put inner;
+    struct raft_io_snapshot_put *outer;
+    raft_io_snapshot_put_cb cb;
+    struct node *node;
+};
+
+static void io_put_cb(struct raft_io_snapshot_put *req, int status)
+{
+    struct io_put *w = req->data;
+    struct node *n = w->node;
+    persist_snapshot_put_done(&n->srv->persist, status);
+    if (status != 0 && status != RAFT_CANCELED) {
+        disk_failed(n, "snapshot write", status);
+    }
+    w->cb(w->outer, status);
+    free(w);
+}
+
+static int io_snapshot_put(struct raft_io *io, unsigned trailing,
+                           struct raft_io_snapshot_put *req,
+                           const struct raft_snapshot *snapshot,
+                           raft_io_snapshot_put_cb cb)
+{
+    struct node *n = NODE_OF(io, io);
+    struct io_put *w = xcalloc(1, sizeof *w);
+    w->inner.data = w;
+    w->outer = req;
+    w->cb = cb;
+    w->node = n;
+    req->cb = cb;
+    int rv = n->uv.snapshot_put(io, trailing, &w->inner, snapshot, io_put_cb);
+    if (rv != 0) {
+        free(w);
+        if (rv != RAFT_CANCELED) {
+            disk_failed(n, "snapshot write", rv);
+        }
+    }
+    return rv;
+}
+
+static int io_set_term(struct raft_io *io, raft_term term)
+{
+    struct node *n = NODE_OF(io, io);
+    int rv = n->uv.set_term(io, term);
+    if (rv != 0) {
+        disk_failed(n, "term metadata", rv);
+    }
+    return rv;
+}
+
+static int io_set_vote(struct raft_io *io, raft_id id)
+{
+    struct node *n = NODE_OF(io, io);
+    int rv = n->uv.set_vote(io, id);
+    if (rv != 0) {
+        disk_failed(n, "vote metadata", rv);
+    }
+    return rv;
+}
+
 /* --- Start, propose, close ---------------------------------------------- */
 
 int node_start(struct server *srv, struct node **out)
@@ -265,6 +400,11 @@ int node_start(struct server *srv, struct node **out)
     if (rv != 0) {
         goto err;
     }
+    n->uv = n->io;
+    n->io.append = io_append;
+    n->io.snapshot_put = io_snapshot_put;
+    n->io.set_term = io_set_term;
+    n->io.set_vote = io_set_vote;
     raft_uv_set_auto_recovery(&n->io, false);
     raft_uv_set_connect_retry_delay(&n->io, 150);
     n->tracer.version = 2;
@@ -283,7 +423,8 @@ int node_start(struct server *srv, struct node **out)
     raft_set_election_timeout(&n->raft, (unsigned)cfg->election_timeout);
     raft_set_heartbeat_timeout(&n->raft, (unsigned)cfg->heartbeat_interval);
     raft_set_pre_vote(&n->raft, true);
-    raft_set_snapshot_threshold(&n->raft, (unsigned)cfg->snapshot_threshold);
+    /* persist decides when to snapshot (node_snapshot_now). */
+    raft_set_snapshot_threshold(&n->raft, UINT_MAX);
     raft_set_snapshot_trailing(&n->raft, (unsigned)cfg->snapshot_trailing);
     raft_set_max_inflight_entries(&n->raft,
                                   (unsigned)cfg->max_inflight_entries);
@@ -324,6 +465,7 @@ int node_start(struct server *srv, struct node **out)
                   raft_errmsg(&n->raft));
         goto err;
     }
+    n->started = true;
     log_write(&srv->log, LOG_NOTICE,
               "Raft started: node %lld at %s, term %llu, last index %llu",
               cfg->node_id, n->address,
@@ -440,6 +582,37 @@ size_t node_members(struct node *n, struct node_member *out, size_t max)
 uint64_t node_term(struct node *n)
 {
     return raft_current_term(&n->raft);
+}
+
+bool node_started(const struct node *n)
+{
+    return n != NULL && n->started;
+}
+
+uint64_t node_commit_index(struct node *n)
+{
+    return raft_commit_index(&n->raft);
+}
+
+uint64_t node_last_applied(struct node *n)
+{
+    return raft_last_applied(&n->raft);
+}
+
+uint64_t node_last_index(struct node *n)
+{
+    return raft_last_index(&n->raft);
+}
+
+void node_snapshot_now(struct node *n, unsigned trailing)
+{
+    raft_set_snapshot_trailing(&n->raft, trailing);
+    raft_set_snapshot_threshold(&n->raft, 1);
+}
+
+void node_snapshot_hold(struct node *n)
+{
+    raft_set_snapshot_threshold(&n->raft, UINT_MAX);
 }
 
 /* A leadership transfer. libraft calls back when the target leads or

@@ -57,6 +57,16 @@ struct node_member {
 /* Fill out with at most max members; returns how many there are. */
 size_t node_members(struct node *n, struct node_member *out, size_t max);
 uint64_t node_term(struct node *n);
+/* raft_start has returned (a snapshot restored before is a load at start,
+ * one restored after is an install from the leader). */
+bool node_started(const struct node *n);
+uint64_t node_commit_index(struct node *n);
+uint64_t node_last_applied(struct node *n);
+uint64_t node_last_index(struct node *n);
+/* Let libraft take a snapshot at its next step (trailing entries kept), or
+ * hold it off ("never"): persist decides when (persist.h). */
+void node_snapshot_now(struct node *n, unsigned trailing);
+void node_snapshot_hold(struct node *n);
 
 /* Leadership transfer to target (0: the most up-to-date voter). done(arg,
  * ok) runs when it succeeded or gave up (after an election timeout).

@@ -8,6 +8,7 @@
 
 #include "conn.h"
 #include "node.h"
+#include "persist.h"
 #include "store.h"
 
 uint64_t server_time_ms(void)
@@ -53,6 +54,7 @@ static void on_check(uv_check_t *h)
     }
     node_poll(s->node);
     cluster_tick(&s->cluster);
+    persist_tick(&s->persist);
     conn_flush_pending(s);
     batcher_flush(&s->batcher);
     uv_idle_stop(&s->kick);
@@ -122,6 +124,7 @@ int server_init(struct server *s, struct config *cfg)
               s->cfg.snapshot_trailing);
     batcher_init(&s->batcher, s);
     cluster_init(&s->cluster, s);
+    persist_init(&s->persist, s);
     if (node_start(s, &s->node) != 0) {
         if (s->node == NULL) {
             /* Nothing of raft was set up (e.g. the data dir is locked):
@@ -175,6 +178,7 @@ static void shutdown_now(struct server *s)
     while (s->conns != NULL) {
         conn_close(s->conns);
     }
+    persist_close(&s->persist);
     node_close(s->node, on_node_closed);
 }
 

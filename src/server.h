@@ -15,6 +15,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "log.h"
+#include "persist.h"
 
 struct store;
 struct node;
@@ -41,6 +42,7 @@ struct server {
     struct node *node;
     struct batcher batcher;
     struct cluster cluster;
+    struct persist persist;
     struct conn *conns;  /* all client connections */
     struct conn *resume; /* connections to process again */
     struct conn *flush;  /* connections with new replies to write */

@@ -1,7 +1,6 @@
-/* snapshot: keyspace (de)serialisation (see snapshot.h). */
+/* snapshot: the snapshot file format (see snapshot.h). */
 #include "snapshot.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,48 +8,156 @@
 #include "value.h"
 
 #define SNAPSHOT_MAGIC   "RRSNAP\0\1"
-#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_VERSION 2
 #define SNAPSHOT_SEED    0x52524e53ull
+#define TAIL_HEADER      16
 
-struct encoder {
-    struct buf *out;
+/* --- writing the image ---------------------------------------------------- */
+
+struct writer {
+    snapshot_sink sink;
+    void *arg;
+    char *block;
+    size_t len;    /* bytes in block */
+    uint64_t hash; /* chained over the full blocks so far */
     uint64_t count;
+    int err;
 };
 
-static void encode_key(void *arg, const char *key, size_t klen,
-                       const struct value *v)
+static void w_flush(struct writer *w)
 {
-    struct encoder *e = arg;
-    buf_put_u8(e->out, (uint8_t)v->type);
-    buf_put_u32(e->out, (uint32_t)klen);
-    buf_append(e->out, key, klen);
-    if (v->type == VALUE_STRING) {
-        buf_put_u32(e->out, (uint32_t)v->str.len);
-        buf_append(e->out, v->str.p, v->str.len);
-    } else {
-        size_t n = value_list_len(v);
-        buf_put_u32(e->out, (uint32_t)n);
-        for (size_t i = 0; i < n; i++) {
-            const struct lelem *el = value_list_at(v, i);
-            buf_put_u32(e->out, (uint32_t)el->len);
-            buf_append(e->out, el->data, el->len);
-        }
+    if (w->len == 0 || w->err != 0) {
+        return;
     }
-    e->count++;
+    w->hash = store_hash(w->block, w->len, w->hash);
+    w->err = w->sink(w->arg, w->block, w->len);
+    w->len = 0;
 }
 
-void snapshot_encode(struct store *s, struct buf *out)
+static void w_put(struct writer *w, const void *p, size_t n)
 {
-    size_t start = out->len;
-    buf_append(out, SNAPSHOT_MAGIC, 8);
-    buf_put_u32(out, SNAPSHOT_VERSION);
-    buf_put_u32(out, 0);
-    buf_put_u64(out, store_size(s));
-    struct encoder e = {out, 0};
-    store_foreach(s, encode_key, &e);
-    buf_put_u64(out,
-                store_hash(out->data + start, out->len - start, SNAPSHOT_SEED));
+    const char *s = p;
+    while (n > 0 && w->err == 0) {
+        size_t room = SNAPSHOT_BLOCK - w->len;
+        size_t take = n < room ? n : room;
+        memcpy(w->block + w->len, s, take);
+        w->len += take;
+        s += take;
+        n -= take;
+        if (w->len == SNAPSHOT_BLOCK) {
+            w_flush(w);
+        }
+    }
 }
+
+static void w_u8(struct writer *w, uint8_t v)
+{
+    w_put(w, &v, 1);
+}
+
+static void w_u32(struct writer *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+                    (uint8_t)(v >> 24)};
+    w_put(w, b, 4);
+}
+
+static void le64(uint8_t b[8], uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        b[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static void w_u64(struct writer *w, uint64_t v)
+{
+    uint8_t b[8];
+    le64(b, v);
+    w_put(w, b, 8);
+}
+
+static void write_key(void *arg, const char *key, size_t klen,
+                      const struct value *v)
+{
+    struct writer *w = arg;
+    w_u8(w, (uint8_t)v->type);
+    w_u8(w, 0); /* key flags */
+    w_u32(w, (uint32_t)klen);
+    w_put(w, key, klen);
+    if (v->type == VALUE_STRING) {
+        w_u32(w, (uint32_t)v->str.len);
+        w_put(w, v->str.p, v->str.len);
+    } else {
+        size_t n = value_list_len(v);
+        w_u32(w, (uint32_t)n);
+        for (size_t i = 0; i < n; i++) {
+            const struct lelem *el = value_list_at(v, i);
+            w_u32(w, (uint32_t)el->len);
+            w_put(w, el->data, el->len);
+        }
+    }
+    w->count++;
+}
+
+int snapshot_write_image(const struct store *s, uint64_t image_index,
+                         snapshot_sink sink, void *arg,
+                         char block[SNAPSHOT_BLOCK])
+{
+    struct writer w = {sink, arg, block, 0, SNAPSHOT_SEED, 0, 0};
+    w_put(&w, SNAPSHOT_MAGIC, 8);
+    w_u32(&w, SNAPSHOT_VERSION);
+    w_u32(&w, 0);
+    w_u64(&w, image_index);
+    w_u64(&w, store_size(s));
+    store_foreach(s, write_key, &w);
+    w_flush(&w);
+    uint8_t sum[8];
+    le64(sum, w.hash);
+    if (w.err == 0) {
+        w.err = sink(arg, sum, 8);
+    }
+    return w.err;
+}
+
+static int buf_sink(void *arg, const void *p, size_t n)
+{
+    buf_append(arg, p, n);
+    return 0;
+}
+
+void snapshot_encode_image(const struct store *s, uint64_t image_index,
+                           struct buf *out)
+{
+    struct buf block;
+    buf_init(&block);
+    snapshot_write_image(s, image_index, buf_sink, out,
+                         buf_reserve(&block, SNAPSHOT_BLOCK));
+    buf_free(&block);
+}
+
+/* --- the tail ------------------------------------------------------------- */
+
+void snapshot_tail_begin(struct buf *tail)
+{
+    buf_clear(tail);
+    memset(buf_reserve(tail, TAIL_HEADER), 0, TAIL_HEADER);
+    tail->len += TAIL_HEADER;
+}
+
+void snapshot_tail_add(struct buf *tail, const void *entry, size_t len)
+{
+    buf_put_u32(tail, (uint32_t)len);
+    buf_append(tail, entry, len);
+}
+
+void snapshot_tail_finish(struct buf *tail, uint64_t index, uint64_t count)
+{
+    le64((uint8_t *)tail->data, index);
+    le64((uint8_t *)tail->data + 8, count);
+    buf_put_u64(tail, store_hash(tail->data, tail->len, SNAPSHOT_SEED));
+}
+
+/* --- decoding ------------------------------------------------------------- */
 
 struct decoder {
     const uint8_t *p, *end;
@@ -66,34 +173,42 @@ static int take(struct decoder *d, size_t n, const uint8_t **out)
     return 0;
 }
 
+static uint64_t get_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
 static int take_u32(struct decoder *d, uint32_t *v)
 {
     const uint8_t *p;
     if (take(d, 4, &p) != 0) {
         return -1;
     }
-    *v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-         (uint32_t)p[3] << 24;
+    *v = (uint32_t)get_le(p, 4);
     return 0;
 }
 
 static int take_u64(struct decoder *d, uint64_t *v)
 {
-    uint32_t lo, hi;
-    if (take_u32(d, &lo) != 0 || take_u32(d, &hi) != 0) {
+    const uint8_t *p;
+    if (take(d, 8, &p) != 0) {
         return -1;
     }
-    *v = (uint64_t)lo | (uint64_t)hi << 32;
+    *v = get_le(p, 8);
     return 0;
 }
 
 /* Decode one key into s; returns 0 or -1. */
 static int decode_key(struct decoder *d, struct store *s)
 {
-    const uint8_t *type, *key, *bytes;
+    const uint8_t *type, *flags, *key, *bytes;
     uint32_t klen, n;
-    if (take(d, 1, &type) != 0 || take_u32(d, &klen) != 0 ||
-        take(d, klen, &key) != 0) {
+    if (take(d, 1, &type) != 0 || take(d, 1, &flags) != 0 || *flags != 0 ||
+        take_u32(d, &klen) != 0 || take(d, klen, &key) != 0) {
         return -1;
     }
     if (store_get(s, key, klen) != NULL) {
@@ -106,7 +221,7 @@ static int decode_key(struct decoder *d, struct store *s)
         }
         v = value_new_string(bytes, n);
     } else if (*type == VALUE_LIST) {
-        if (take_u32(d, &n) != 0) {
+        if (take_u32(d, &n) != 0 || n == 0) {
             return -1;
         }
         v = value_new_list();
@@ -125,48 +240,109 @@ static int decode_key(struct decoder *d, struct store *s)
     return 0;
 }
 
-struct store *snapshot_decode(const void *data, size_t len, char *err,
+static uint64_t image_checksum(const uint8_t *p, size_t n)
+{
+    uint64_t h = SNAPSHOT_SEED;
+    while (n > 0) {
+        size_t take_n = n < SNAPSHOT_BLOCK ? n : SNAPSHOT_BLOCK;
+        h = store_hash(p, take_n, h);
+        p += take_n;
+        n -= take_n;
+    }
+    return h;
+}
+
+/* Validate the tail at [p, end): structure and checksum. */
+static int decode_tail(const uint8_t *p, const uint8_t *end,
+                       struct snapshot_tail *t, char *err, size_t errlen)
+{
+    size_t len = (size_t)(end - p);
+    if (len < TAIL_HEADER + 8) {
+        snprintf(err, errlen, "truncated snapshot (no tail)");
+        return -1;
+    }
+    if (store_hash(p, len - 8, SNAPSHOT_SEED) != get_le(end - 8, 8)) {
+        snprintf(err, errlen, "snapshot tail checksum mismatch");
+        return -1;
+    }
+    t->index = get_le(p, 8);
+    t->count = get_le(p + 8, 8);
+    struct decoder d = {p + TAIL_HEADER, end - 8};
+    for (uint64_t i = 0; i < t->count; i++) {
+        uint32_t n;
+        const uint8_t *bytes;
+        if (take_u32(&d, &n) != 0 || take(&d, n, &bytes) != 0) {
+            snprintf(err, errlen, "corrupt snapshot tail at entry %llu",
+                     (unsigned long long)i);
+            return -1;
+        }
+    }
+    if (d.p != d.end) {
+        snprintf(err, errlen, "trailing bytes in snapshot tail");
+        return -1;
+    }
+    t->next = p + TAIL_HEADER;
+    t->end = end - 8;
+    return 0;
+}
+
+int snapshot_tail_next(struct snapshot_tail *t, const void **entry, size_t *len)
+{
+    if (t->next >= t->end) {
+        return 0;
+    }
+    uint32_t n = (uint32_t)get_le(t->next, 4);
+    *entry = t->next + 4;
+    *len = n;
+    t->next += 4 + (size_t)n;
+    return 1;
+}
+
+struct store *snapshot_decode(const void *data, size_t len,
+                              struct snapshot_tail *tail, char *err,
                               size_t errlen)
 {
     struct decoder d = {data, (const uint8_t *)data + len};
     const uint8_t *magic;
-    uint32_t version, reserved;
-    uint64_t count, sum = 0;
-    if (len < 32 || take(&d, 8, &magic) != 0 ||
-        memcmp(magic, SNAPSHOT_MAGIC, 8) != 0) {
+    uint32_t version, flags;
+    uint64_t image_index, count, sum;
+    if (take(&d, 8, &magic) != 0 || memcmp(magic, SNAPSHOT_MAGIC, 8) != 0) {
         snprintf(err, errlen, "not a redis-raft snapshot (bad magic)");
         return NULL;
     }
     if (take_u32(&d, &version) != 0 || version != SNAPSHOT_VERSION ||
-        take_u32(&d, &reserved) != 0 || reserved != 0) {
+        take_u32(&d, &flags) != 0 || flags != 0) {
         snprintf(err, errlen, "unsupported snapshot version");
         return NULL;
     }
-    struct decoder tail = {(const uint8_t *)data + len - 8,
-                           (const uint8_t *)data + len};
-    take_u64(&tail, &sum);
-    if (store_hash(data, len - 8, SNAPSHOT_SEED) != sum) {
-        snprintf(err, errlen, "snapshot checksum mismatch");
-        return NULL;
-    }
-    d.end = (const uint8_t *)data + len - 8;
-    if (take_u64(&d, &count) != 0) {
+    if (take_u64(&d, &image_index) != 0 || take_u64(&d, &count) != 0) {
         snprintf(err, errlen, "truncated snapshot");
         return NULL;
     }
     struct store *s = store_new();
     for (uint64_t i = 0; i < count; i++) {
         if (decode_key(&d, s) != 0) {
-            snprintf(err, errlen, "corrupt snapshot at key %llu",
+            snprintf(err, errlen, "corrupt or truncated snapshot at key %llu",
                      (unsigned long long)i);
             store_free(s);
             return NULL;
         }
     }
-    if (d.p != d.end) {
-        snprintf(err, errlen, "trailing bytes in snapshot");
+    size_t image_len = (size_t)(d.p - (const uint8_t *)data);
+    if (take_u64(&d, &sum) != 0) {
+        snprintf(err, errlen, "truncated snapshot");
         store_free(s);
         return NULL;
     }
+    if (image_checksum(data, image_len) != sum) {
+        snprintf(err, errlen, "snapshot checksum mismatch");
+        store_free(s);
+        return NULL;
+    }
+    if (decode_tail(d.p, d.end, tail, err, errlen) != 0) {
+        store_free(s);
+        return NULL;
+    }
+    tail->image_index = image_index;
     return s;
 }

@@ -1,28 +1,85 @@
-/* snapshot: (de)serialisation of the whole keyspace (pure).
+/* snapshot: the snapshot file format (pure: no I/O of its own).
  *
- * Format version 1, all integers little-endian:
- *   8 bytes magic "RRSNAP\0\1", u32 version, u32 reserved (0),
- *   u64 key count,
- *   per key: u8 type (value_type), u32 key length, key bytes, then
- *     string: u32 length, bytes
- *     list:   u32 element count, per element u32 length, bytes
- *   u64 checksum: store_hash of every byte before it, seed 0x52524e53.
- * snapshot_decode checks everything (magic, version, every length, the
- * checksum, duplicate keys) and builds a new store; on any error it returns
- * NULL and leaves nothing allocated, so a bad snapshot is never half-loaded. */
+ * A snapshot is an IMAGE of the keyspace followed by a TAIL of log entries
+ * to apply on top of it. The image is cut when a forked child starts
+ * serialising (fsm/persist); the entries the parent applies meanwhile form
+ * the tail, so image + tail is exactly the state at the raft index the
+ * snapshot stands for, without the loop ever serialising the keyspace.
+ *
+ * Format version 2, all integers fixed-width little-endian:
+ *
+ *   IMAGE
+ *     8  magic "RRSNAP\0\1"
+ *     u32 version (2)
+ *     u32 flags (0)
+ *     u64 image index: the raft index applied when the image was cut
+ *         (informational; the tail says which index the snapshot is)
+ *     u64 key count
+ *     per key:
+ *       u8  type (0 string, 1 list)
+ *       u8  key flags (0; bit 0 is reserved for an expiry time, issue 6)
+ *       u32 key length, key bytes
+ *       string: u32 length, bytes
+ *       list:   u32 element count, then per element u32 length, bytes
+ *     u64 image checksum: over every image byte before it, in blocks of
+ *         SNAPSHOT_BLOCK bytes: h = seed; h = store_hash(block, n, h)
+ *   TAIL
+ *     u64 snapshot index (the raft index this snapshot stands for)
+ *     u64 entry count
+ *     per entry: u32 length, the entry exactly as in the log (entry.h)
+ *     u64 tail checksum: store_hash(tail bytes before it, seed)
+ *
+ * snapshot_decode checks everything (magic, version, every length, both
+ * checksums, duplicate keys, no trailing bytes) and builds a new store; on
+ * any error it returns NULL and leaves nothing allocated, so a bad
+ * snapshot is never half-loaded. */
 #ifndef SNAPSHOT_H
 #define SNAPSHOT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
 struct store;
 
-/* Append the encoding of s to out. */
-void snapshot_encode(struct store *s, struct buf *out);
-/* Decode a snapshot; on failure returns NULL and writes a reason to err. */
-struct store *snapshot_decode(const void *data, size_t len, char *err,
+#define SNAPSHOT_BLOCK (64 * 1024)
+
+/* Where the image goes: returns 0, or non-zero to stop writing. */
+typedef int (*snapshot_sink)(void *arg, const void *p, size_t n);
+
+/* Stream the image of s through sink in blocks of SNAPSHOT_BLOCK bytes,
+ * using only the given scratch block (no allocation: safe in a forked
+ * child). Returns 0 or the sink's first non-zero result. */
+int snapshot_write_image(const struct store *s, uint64_t image_index,
+                         snapshot_sink sink, void *arg,
+                         char block[SNAPSHOT_BLOCK]);
+/* Append the image of s to out (the same bytes, in memory). */
+void snapshot_encode_image(const struct store *s, uint64_t image_index,
+                           struct buf *out);
+
+/* The tail is built in place as entries are applied: begin reserves its
+ * header, add appends one entry, finish writes the header and appends the
+ * checksum. */
+void snapshot_tail_begin(struct buf *tail);
+void snapshot_tail_add(struct buf *tail, const void *entry, size_t len);
+void snapshot_tail_finish(struct buf *tail, uint64_t index, uint64_t count);
+
+/* A decoded snapshot's tail: entries point into the decoded data. */
+struct snapshot_tail {
+    uint64_t index;       /* raft index of the snapshot */
+    uint64_t image_index; /* raft index of the image */
+    uint64_t count;
+    const uint8_t *next, *end; /* the entries not yet visited */
+};
+/* Next tail entry, or 0 when there are no more. */
+int snapshot_tail_next(struct snapshot_tail *t, const void **entry,
+                       size_t *len);
+
+/* Decode and validate a whole snapshot; on failure returns NULL and writes
+ * a reason to err. On success *tail describes the entries to apply. */
+struct store *snapshot_decode(const void *data, size_t len,
+                              struct snapshot_tail *tail, char *err,
                               size_t errlen);
 
 #endif
