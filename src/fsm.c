@@ -140,7 +140,7 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
                       "Refusing snapshot received from the leader (%zu "
                       "bytes): %s",
                       buf->len, err);
-            server_shutdown(srv, 1);
+            node_fail(srv->node);
         }
         return RAFT_CORRUPT;
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -34,7 +35,7 @@ struct node {
     /* raft_uv's own methods, which our raft_io wrappers call. */
     struct raft_io uv;
     bool started;      /* raft_start returned */
-    bool disk_failed;  /* a write failed: shutting down */
+    bool failed;       /* a disk write or a snapshot failed: shut down */
     char address[160]; /* HOST:PORT@RAFTPORT */
     int lock_fd;
     /* Last state seen by node_poll. */
@@ -162,12 +163,21 @@ static void t_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
 
 /* --- Tracing: libraft's diagnostics into our log ------------------------ */
 
+static void disk_failed_msg(struct node *n, const char *what);
+
 static void trace_emit(struct raft_tracer *t, int type, const void *info)
 {
     struct node *n = NODE_OF(t, tracer);
     const struct raft_tracer_info *ti = info;
     if (type != RAFT_TRACER_DIAGNOSTIC || ti == NULL) {
         return;
+    }
+    /* raft_uv never reports a write that fails for lack of space: it
+     * retries it forever ("retry creating segment ...", "retry snapshot
+     * write", ...), leaving a node in the cluster that persists nothing.
+     * Its retry trace is our only signal. */
+    if (strncmp(ti->diagnostic.message, "retry ", 6) == 0) {
+        disk_failed_msg(n, ti->diagnostic.message);
     }
     int level = ti->diagnostic.level <= 2   ? LOG_WARNING
                 : ti->diagnostic.level == 3 ? LOG_VERBOSE
@@ -240,16 +250,41 @@ static uint64_t now_us(void)
 
 static void disk_failed(struct node *n, const char *what, int rv)
 {
-    if (n->disk_failed) {
+    if (n->failed) {
         return;
     }
-    n->disk_failed = true;
+    n->failed = true;
     log_write(&n->srv->log, LOG_WARNING,
               "Disk write failed (%s: %s%s%s): shutting down so that this "
               "node cannot diverge",
               what, raft_strerror(rv), n->io.errmsg[0] ? ": " : "",
               n->io.errmsg);
-    server_shutdown(n->srv, 1);
+    server_kick(n->srv); /* node_poll shuts down, outside raft's callbacks */
+}
+
+/* A write raft_uv keeps retrying: it does so only when the disk is full
+ * (or the write failed); say how much space is left. */
+static void disk_failed_msg(struct node *n, const char *what)
+{
+    if (n->failed) {
+        return;
+    }
+    n->failed = true;
+    struct statvfs st;
+    char space[128] = "";
+    if (statvfs(n->srv->cfg.dir, &st) == 0) {
+        unsigned long long avail =
+            (unsigned long long)st.f_bavail * st.f_frsize;
+        snprintf(space, sizeof space, "%s: %llu bytes available in %s",
+                 avail < 16ull * 1024 * 1024 ? strerror(ENOSPC)
+                                             : "write failed",
+                 avail, n->srv->cfg.dir);
+    }
+    log_write(&n->srv->log, LOG_WARNING,
+              "Disk write failed (raft: %s; %s): shutting down so that this "
+              "node cannot diverge",
+              what, space);
+    server_kick(n->srv); /* node_poll shuts down, outside raft's callbacks */
 }
 
 struct io_append {
@@ -584,6 +619,12 @@ uint64_t node_term(struct node *n)
     return raft_current_term(&n->raft);
 }
 
+void node_fail(struct node *n)
+{
+    n->failed = true;
+    server_kick(n->srv);
+}
+
 bool node_started(const struct node *n)
 {
     return n != NULL && n->started;
@@ -774,6 +815,10 @@ void node_poll(struct node *n)
         return;
     }
     struct server *srv = n->srv;
+    if (n->failed && !srv->shutting_down) {
+        server_shutdown(srv, 1);
+        return;
+    }
     int state = raft_state(&n->raft);
     raft_term term = raft_current_term(&n->raft);
     raft_id leader = 0;

@@ -60,6 +60,9 @@ uint64_t node_term(struct node *n);
 /* raft_start has returned (a snapshot restored before is a load at start,
  * one restored after is an install from the leader). */
 bool node_started(const struct node *n);
+/* Something this node cannot go on from happened (logged by the caller):
+ * shut down with status 1 at the next loop iteration. */
+void node_fail(struct node *n);
 uint64_t node_commit_index(struct node *n);
 uint64_t node_last_applied(struct node *n);
 uint64_t node_last_index(struct node *n);

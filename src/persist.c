@@ -223,6 +223,7 @@ static void start_cut(struct persist *p)
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
         pid_t parent = getpid();
+        uint64_t t0 = uv_hrtime();
         pid = fork();
         if (pid == 0) {
             close(fds[0]);
@@ -235,6 +236,7 @@ static void start_cut(struct persist *p)
             pthread_sigmask(SIG_SETMASK, &none, NULL);
             child_main(p, fds[1], parent);
         }
+        p->latest_fork_us = (uv_hrtime() - t0) / 1000;
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         close(fds[1]);
         if (pid < 0) {
@@ -361,9 +363,10 @@ int persist_finalize(struct persist *p, struct raft_buffer *bufs[],
               "Snapshot taken at index %" PRIu64 " (term %" PRIu64
               "): %zu keys, %" PRIu64 " bytes in %" PRIu64
               " ms (image cut at index %" PRIu64 ", %" PRIu64
-              " entries after it)",
+              " entries after it; fork %" PRIu64 " us)",
               p->last_index, term, store_size(srv->store), bytes,
-              p->last_duration_ms, p->cut_index, p->applied_since);
+              p->last_duration_ms, p->cut_index, p->applied_since,
+              p->latest_fork_us);
     if (p->waiters == NULL) {
         p->requested = false;
     }
@@ -520,11 +523,12 @@ void persist_info(struct persist *p, struct buf *b)
                "fsync_latency_last_us:%" PRIu64 "\r\n"
                "rdb_bgsave_in_progress:%d\r\n"
                "rdb_last_save_time:%" PRIu64 "\r\n"
-               "rdb_last_bgsave_status:%s\r\n",
+               "rdb_last_bgsave_status:%s\r\n"
+               "latest_fork_usec:%" PRIu64 "\r\n",
                p->snapshots_taken, p->snapshots_installed, running ? 1 : 0,
                p->last_index, p->last_term, p->last_bytes, p->last_duration_ms,
                p->last_time, last > first ? last - first : 0, p->fsync_count,
                p->fsync_count ? p->fsync_total_us / p->fsync_count : 0,
                p->fsync_max_us, p->fsync_last_us, running ? 1 : 0, p->lastsave,
-               p->last_ok ? "ok" : "err");
+               p->last_ok ? "ok" : "err", p->latest_fork_us);
 }

@@ -71,6 +71,7 @@ struct persist {
     uint64_t last_time; /* unix seconds */
     bool last_ok;
     uint64_t lastsave; /* LASTSAVE: last snapshot, or start time */
+    uint64_t latest_fork_us;
     uint64_t fsync_count, fsync_total_us, fsync_max_us, fsync_last_us;
 };
 

@@ -211,9 +211,6 @@ static int decode_key(struct decoder *d, struct store *s)
         take_u32(d, &klen) != 0 || take(d, klen, &key) != 0) {
         return -1;
     }
-    if (store_get(s, key, klen) != NULL) {
-        return -1; /* duplicate key */
-    }
     struct value *v;
     if (*type == VALUE_STRING) {
         if (take_u32(d, &n) != 0 || take(d, n, &bytes) != 0) {
@@ -236,7 +233,10 @@ static int decode_key(struct decoder *d, struct store *s)
     } else {
         return -1;
     }
-    store_set(s, key, klen, v);
+    if (!store_add(s, key, klen, v)) {
+        value_free(v);
+        return -1; /* duplicate key */
+    }
     return 0;
 }
 
@@ -320,6 +320,11 @@ struct store *snapshot_decode(const void *data, size_t len,
         return NULL;
     }
     struct store *s = store_new();
+    /* Every key takes at least 10 bytes: a count the data cannot hold is
+     * refused below, but must not size the table first. */
+    if (count <= len / 10) {
+        store_reserve(s, (size_t)count);
+    }
     for (uint64_t i = 0; i < count; i++) {
         if (decode_key(&d, s) != 0) {
             snprintf(err, errlen, "corrupt or truncated snapshot at key %llu",

@@ -156,8 +156,10 @@ static void start_rehash(struct store *s, size_t size)
     s->rehash = 0;
 }
 
-/* Grow when the load factor reaches 1, shrink below 1/8. */
-static void maybe_resize(struct store *s)
+/* Grow when the load factor reaches 1 (checked on insert), shrink below
+ * 1/8 (checked on delete only, so a table sized up front by store_reserve
+ * is not shrunk by the first inserts). */
+static void maybe_resize(struct store *s, bool inserting)
 {
     if (rehashing(s)) {
         return;
@@ -165,9 +167,9 @@ static void maybe_resize(struct store *s)
     size_t size = s->t[0].size, used = s->t[0].used;
     if (size == 0) {
         start_rehash(s, STORE_MIN_SIZE);
-    } else if (used >= size) {
+    } else if (inserting && used >= size) {
         start_rehash(s, size * 2);
-    } else if (size > STORE_MIN_SIZE && used < size / 8) {
+    } else if (!inserting && size > STORE_MIN_SIZE && used < size / 8) {
         size_t target = STORE_MIN_SIZE;
         while (target < used * 2) {
             target *= 2;
@@ -210,6 +212,23 @@ struct value *store_get(struct store *s, const void *key, size_t klen)
     return link ? (*link)->v : NULL;
 }
 
+static void insert_new(struct store *s, const void *key, size_t klen,
+                       uint64_t h, struct value *v)
+{
+    maybe_resize(s, true);
+    struct table *tab = rehashing(s) ? &s->t[1] : &s->t[0];
+    struct dentry *e = xmalloc(sizeof *e + klen + 1);
+    e->hash = h;
+    e->v = v;
+    e->klen = klen;
+    memcpy(e->key, key, klen);
+    e->key[klen] = '\0';
+    size_t i = h & (tab->size - 1);
+    e->next = tab->b[i];
+    tab->b[i] = e;
+    tab->used++;
+}
+
 void store_set(struct store *s, const void *key, size_t klen, struct value *v)
 {
     rehash_step(s);
@@ -223,18 +242,35 @@ void store_set(struct store *s, const void *key, size_t klen, struct value *v)
         }
         return;
     }
-    maybe_resize(s);
-    struct table *tab = rehashing(s) ? &s->t[1] : &s->t[0];
-    struct dentry *e = xmalloc(sizeof *e + klen + 1);
-    e->hash = h;
-    e->v = v;
-    e->klen = klen;
-    memcpy(e->key, key, klen);
-    e->key[klen] = '\0';
-    size_t i = h & (tab->size - 1);
-    e->next = tab->b[i];
-    tab->b[i] = e;
-    tab->used++;
+    insert_new(s, key, klen, h, v);
+}
+
+bool store_add(struct store *s, const void *key, size_t klen, struct value *v)
+{
+    rehash_step(s);
+    struct table *owner;
+    uint64_t h = store_hash(key, klen, s->seed);
+    if (find_link(s, key, klen, h, &owner) != NULL) {
+        return false;
+    }
+    insert_new(s, key, klen, h, v);
+    return true;
+}
+
+void store_reserve(struct store *s, size_t n)
+{
+    if (store_size(s) != 0 || rehashing(s) || n > ((size_t)1 << 40)) {
+        return;
+    }
+    size_t size = STORE_MIN_SIZE;
+    while (size < n) {
+        size *= 2;
+    }
+    if (size > s->t[0].size) {
+        free(s->t[0].b);
+        s->t[0].b = xcalloc(size, sizeof(struct dentry *));
+        s->t[0].size = size;
+    }
 }
 
 struct value *store_take(struct store *s, const void *key, size_t klen)
@@ -251,7 +287,7 @@ struct value *store_take(struct store *s, const void *key, size_t klen)
     *link = e->next;
     owner->used--;
     free(e);
-    maybe_resize(s);
+    maybe_resize(s, false);
     return v;
 }
 

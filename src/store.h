@@ -23,6 +23,11 @@ void store_free(struct store *s);
 struct value *store_get(struct store *s, const void *key, size_t klen);
 /* Insert or replace key -> v (ownership of v moves to the store). */
 void store_set(struct store *s, const void *key, size_t klen, struct value *v);
+/* Insert key -> v only when key is absent (then ownership of v moves to
+ * the store and it returns true; otherwise the caller keeps v). */
+bool store_add(struct store *s, const void *key, size_t klen, struct value *v);
+/* Size an empty store for n keys up front (no rehashing while loading). */
+void store_reserve(struct store *s, size_t n);
 /* Remove key; returns true when it existed. */
 bool store_del(struct store *s, const void *key, size_t klen);
 /* Remove key but hand its value to the caller instead of freeing it. */
