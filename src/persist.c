@@ -288,7 +288,14 @@ void persist_applied(struct persist *p, const void *entry, size_t len)
 {
     p->applied_since++;
     if (p->phase == PERSIST_CUTTING || p->phase == PERSIST_READY) {
-        snapshot_tail_add(&p->tail, entry, len);
+        if (snapshot_tail_add(&p->tail, entry, len) != 0) {
+            log_write(&p->srv->log, LOG_WARNING,
+                      "Snapshot abandoned: a %zu-byte entry does not fit the "
+                      "format",
+                      len);
+            discard_cut(p);
+            return;
+        }
         p->tail_count++;
     }
 }

@@ -1,6 +1,7 @@
 /* snapshot: the snapshot file format (see snapshot.h). */
 #include "snapshot.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,23 +77,36 @@ static void w_u64(struct writer *w, uint64_t v)
     w_put(w, b, 8);
 }
 
+/* Lengths are 32-bit in the format: a longer one fails the snapshot
+ * (EFBIG) rather than write a file that cannot be read back. */
+static void w_len(struct writer *w, size_t n)
+{
+    if (n > UINT32_MAX) {
+        if (w->err == 0) {
+            w->err = EFBIG;
+        }
+        return;
+    }
+    w_u32(w, (uint32_t)n);
+}
+
 static void write_key(void *arg, const char *key, size_t klen,
                       const struct value *v)
 {
     struct writer *w = arg;
     w_u8(w, (uint8_t)v->type);
     w_u8(w, 0); /* key flags */
-    w_u32(w, (uint32_t)klen);
+    w_len(w, klen);
     w_put(w, key, klen);
     if (v->type == VALUE_STRING) {
-        w_u32(w, (uint32_t)v->str.len);
+        w_len(w, v->str.len);
         w_put(w, v->str.p, v->str.len);
     } else {
         size_t n = value_list_len(v);
-        w_u32(w, (uint32_t)n);
-        for (size_t i = 0; i < n; i++) {
+        w_len(w, n);
+        for (size_t i = 0; i < n && w->err == 0; i++) {
             const struct lelem *el = value_list_at(v, i);
-            w_u32(w, (uint32_t)el->len);
+            w_len(w, el->len);
             w_put(w, el->data, el->len);
         }
     }
@@ -144,10 +158,14 @@ void snapshot_tail_begin(struct buf *tail)
     tail->len += TAIL_HEADER;
 }
 
-void snapshot_tail_add(struct buf *tail, const void *entry, size_t len)
+int snapshot_tail_add(struct buf *tail, const void *entry, size_t len)
 {
+    if (len > UINT32_MAX) {
+        return EFBIG;
+    }
     buf_put_u32(tail, (uint32_t)len);
     buf_append(tail, entry, len);
+    return 0;
 }
 
 void snapshot_tail_finish(struct buf *tail, uint64_t index, uint64_t count)
@@ -312,7 +330,7 @@ struct store *snapshot_decode(const void *data, size_t len,
     }
     if (take_u32(&d, &version) != 0 || version != SNAPSHOT_VERSION ||
         take_u32(&d, &flags) != 0 || flags != 0) {
-        snprintf(err, errlen, "unsupported snapshot version");
+        snprintf(err, errlen, "unsupported snapshot version or flags");
         return NULL;
     }
     if (take_u64(&d, &image_index) != 0 || take_u64(&d, &count) != 0) {

@@ -50,7 +50,8 @@ typedef int (*snapshot_sink)(void *arg, const void *p, size_t n);
 
 /* Stream the image of s through sink in blocks of SNAPSHOT_BLOCK bytes,
  * using only the given scratch block (no allocation: safe in a forked
- * child). Returns 0 or the sink's first non-zero result. */
+ * child). Returns 0, the sink's first non-zero result, or EFBIG when a
+ * length does not fit the format's 32 bits. */
 int snapshot_write_image(const struct store *s, uint64_t image_index,
                          snapshot_sink sink, void *arg,
                          char block[SNAPSHOT_BLOCK]);
@@ -62,7 +63,8 @@ void snapshot_encode_image(const struct store *s, uint64_t image_index,
  * header, add appends one entry, finish writes the header and appends the
  * checksum. */
 void snapshot_tail_begin(struct buf *tail);
-void snapshot_tail_add(struct buf *tail, const void *entry, size_t len);
+/* Returns 0, or EFBIG for an entry too long for the format. */
+int snapshot_tail_add(struct buf *tail, const void *entry, size_t len);
 void snapshot_tail_finish(struct buf *tail, uint64_t index, uint64_t count);
 
 /* A decoded snapshot's tail: entries point into the decoded data. */
