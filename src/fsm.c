@@ -133,8 +133,8 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     if (s == NULL) {
         if (at_start) {
             log_write(&srv->log, LOG_WARNING,
-                      "Refusing snapshot %s (%zu bytes): %s",
-                      path[0] ? path : "(unknown file)", buf->len, err);
+                      "Refusing snapshot %s: %s (%zu bytes)",
+                      path[0] ? path : "(unknown file)", err, buf->len);
         } else {
             log_write(&srv->log, LOG_WARNING,
                       "Refusing snapshot received from the leader (%zu "

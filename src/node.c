@@ -763,6 +763,18 @@ static void barrier_cb(struct raft_barrier *req, int status)
     free(t);
 }
 
+bool node_has_other_voters(struct node *n)
+{
+    const struct raft_configuration *c = &n->raft.configuration;
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->servers[i].role == RAFT_VOTER &&
+            c->servers[i].id != n->raft.id) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int node_transfer(struct node *n, uint64_t target,
                   void (*done)(void *arg, bool ok), void *arg)
 {

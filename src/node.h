@@ -71,6 +71,8 @@ uint64_t node_last_index(struct node *n);
 void node_snapshot_now(struct node *n, unsigned trailing);
 void node_snapshot_hold(struct node *n);
 
+/* Whether the configuration has a voter other than this node. */
+bool node_has_other_voters(struct node *n);
 /* Leadership transfer to target (0: the most up-to-date voter). done(arg,
  * ok) runs when it succeeded or gave up (after an election timeout).
  * Returns 0, or a raft error code (done is then not called). */

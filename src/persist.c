@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -118,6 +119,11 @@ static void child_main(struct persist *p, int fd, pid_t parent)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) {
         _exit(2);
+    }
+    /* Serialising a big keyspace takes a CPU for a second or more: yield
+     * it to the event loops (ours, and our neighbours' on a small box). */
+    if (setpriority(PRIO_PROCESS, 0, 19) != 0) {
+        /* not fatal: the image is written all the same */
     }
     int rc = snapshot_write_image(p->srv->store, p->cut_index, fd_sink, &fd,
                                   child_block);
@@ -268,13 +274,14 @@ void persist_tick(struct persist *p)
         !node_started(srv->node)) {
         return;
     }
-    if (!p->requested &&
+    bool requested = p->requested_at > p->last_index || p->waiters != NULL;
+    if (!requested &&
         p->applied_since < (uint64_t)srv->cfg.snapshot_threshold) {
         return;
     }
     if (node_commit_index(srv->node) <= p->last_index) {
         /* Nothing new since the last snapshot: it already covers all. */
-        p->requested = false;
+        p->requested_at = 0;
         answer_waiters(p, p->last_index, true, NULL);
         return;
     }
@@ -374,13 +381,9 @@ int persist_finalize(struct persist *p, struct raft_buffer *bufs[],
               p->last_index, term, store_size(srv->store), bytes,
               p->last_duration_ms, p->cut_index, p->applied_since,
               p->latest_fork_us);
-    if (p->waiters == NULL) {
-        p->requested = false;
-    }
+    /* A request made after this snapshot's index was fixed (a BGSAVE
+     * SCHEDULE while it was being written) stays pending: requested_at. */
     answer_waiters(p, p->last_index, true, NULL);
-    if (p->waiters == NULL) {
-        p->requested = false;
-    }
     return 0;
 }
 
@@ -491,7 +494,9 @@ void persist_save(struct persist *p, struct slot *slot, bool background,
         return;
     }
     uint64_t applied = node_last_applied(srv->node);
-    p->requested = true;
+    if (applied > p->requested_at) {
+        p->requested_at = applied;
+    }
     if (background) {
         reply_status(&slot->reply, running ? "Background saving scheduled"
                                            : "Background saving started");

@@ -61,7 +61,7 @@ struct persist {
     uint64_t cut_index;
     uint64_t taken_index;
     uint64_t retry_at_ms;
-    bool requested; /* SAVE/BGSAVE asked for a snapshot */
+    uint64_t requested_at; /* SAVE/BGSAVE: a snapshot must cover this */
     struct save_waiter *waiters;
     bool put_failed; /* the last snapshot write failed */
     /* Statistics (INFO persistence). */

@@ -199,7 +199,7 @@ void server_shutdown(struct server *s, int code)
     uv_close((uv_handle_t *)&s->listener, NULL);
     /* A leader hands leadership over first, so the cluster does not wait
      * an election timeout to notice it is gone. */
-    if (node_is_leader(s->node) &&
+    if (node_is_leader(s->node) && node_has_other_voters(s->node) &&
         node_transfer(s->node, 0, on_transferred, s) == 0) {
         log_write(&s->log, LOG_NOTICE,
                   "Transferring leadership before shutting down");
