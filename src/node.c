@@ -34,9 +34,10 @@ struct node {
     raft_uv_transport_close_cb transport_close_cb;
     /* raft_uv's own methods, which our raft_io wrappers call. */
     struct raft_io uv;
-    bool started;      /* raft_start returned */
-    bool failed;       /* a disk write or a snapshot failed: shut down */
-    char address[160]; /* HOST:PORT@RAFTPORT */
+    raft_io_recv_cb recv_cb; /* libraft's, behind io_recv */
+    bool started;            /* raft_start returned */
+    bool failed;             /* a disk write or a snapshot failed: shut down */
+    char address[160];       /* HOST:PORT@RAFTPORT */
     int lock_fd;
     /* Last state seen by node_poll. */
     int last_state;
@@ -371,6 +372,34 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing,
     return rv;
 }
 
+/* libraft 0.22.1 ignores an InstallSnapshot that arrives while it is
+ * still installing an earlier one, and leaks its payload (the whole
+ * keyspace; leaders resend while a big install is slow). Drop such a
+ * message here, freeing it as libraft would: the leader resends if it
+ * still needs to. */
+static void io_recv(struct raft_io *io, struct raft_message *m)
+{
+    struct node *n = NODE_OF(io, io);
+    if (m->type == RAFT_INSTALL_SNAPSHOT && n->raft.snapshot.installing) {
+        log_write(&n->srv->log, LOG_VERBOSE,
+                  "Dropping a snapshot from node %llu: one is being "
+                  "installed",
+                  (unsigned long long)m->server_id);
+        raft_configuration_close(&m->install_snapshot.conf);
+        raft_free(m->install_snapshot.data.base);
+        return;
+    }
+    n->recv_cb(io, m);
+}
+
+static int io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+                    raft_io_recv_cb recv)
+{
+    struct node *n = NODE_OF(io, io);
+    n->recv_cb = recv;
+    return n->uv.start(io, msecs, tick, io_recv);
+}
+
 static int io_set_term(struct raft_io *io, raft_term term)
 {
     struct node *n = NODE_OF(io, io);
@@ -401,7 +430,9 @@ int node_start(struct server *srv, struct node **out)
     n->srv = srv;
     n->lock_fd = -1;
     n->last_state = -1;
-    *out = n;
+    /* The caller gets the node only once raft_init succeeded (it then
+     * closes it with node_close); earlier failures leave it NULL. */
+    *out = NULL;
     if (cfg->nseeds > 0) {
         /* Our address is our entry in the seed list, as the others know it. */
         snprintf(n->address, sizeof n->address, "%s",
@@ -412,7 +443,6 @@ int node_start(struct server *srv, struct node **out)
     }
     if (lock_dir(n) != 0) {
         free(n);
-        *out = NULL;
         return -1;
     }
     n->inner.version = 1; /* before init, or init fails with RAFT_INVALID */
@@ -440,6 +470,7 @@ int node_start(struct server *srv, struct node **out)
     n->io.snapshot_put = io_snapshot_put;
     n->io.set_term = io_set_term;
     n->io.set_vote = io_set_vote;
+    n->io.start = io_start;
     raft_uv_set_auto_recovery(&n->io, false);
     raft_uv_set_connect_retry_delay(&n->io, 150);
     n->tracer.version = 2;
@@ -453,6 +484,7 @@ int node_start(struct server *srv, struct node **out)
                   raft_errmsg(&n->raft));
         goto err;
     }
+    *out = n;
     n->raft.data = n;
     n->raft.tracer = &n->tracer;
     raft_set_election_timeout(&n->raft, (unsigned)cfg->election_timeout);

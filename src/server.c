@@ -97,6 +97,11 @@ static int listen_clients(struct server *s)
     return 0;
 }
 
+static void on_start_failed(struct server *s)
+{
+    (void)s; /* node_close freed the node; server_init cleans up the rest */
+}
+
 int server_init(struct server *s, struct config *cfg)
 {
     memset(s, 0, sizeof *s);
@@ -126,17 +131,20 @@ int server_init(struct server *s, struct config *cfg)
     cluster_init(&s->cluster, s);
     persist_init(&s->persist, s);
     if (node_start(s, &s->node) != 0) {
-        if (s->node == NULL) {
-            /* Nothing of raft was set up (e.g. the data dir is locked):
-             * release everything so the exit is clean. */
-            batcher_close(&s->batcher);
-            cluster_close(&s->cluster);
+        /* Release everything so that the exit is clean: raft first when it
+         * was set up (raft_start failed, e.g. on a refused snapshot). */
+        if (s->node != NULL) {
+            node_close(s->node, on_start_failed);
             uv_run(&s->loop, UV_RUN_DEFAULT);
-            uv_loop_close(&s->loop);
-            store_free(s->store);
-            log_close(&s->log);
-            config_free(&s->cfg);
+            s->node = NULL;
         }
+        batcher_close(&s->batcher);
+        cluster_close(&s->cluster);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&s->loop);
+        store_free(s->store);
+        log_close(&s->log);
+        config_free(&s->cfg);
         return -1;
     }
     if (listen_clients(s) != 0) {
