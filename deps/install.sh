@@ -7,7 +7,7 @@ set -euo pipefail
 
 PKGS=(build-essential pkg-config cmake libuv1-dev liblz4-dev libhiredis-dev
       libjemalloc-dev libcmocka-dev redis-tools redis-server python3-redis
-      python3-pytest procps)
+      python3-pytest procps iproute2 iptables faketime)
 RAFT_MIN=0.22
 
 have_all() {
