@@ -35,9 +35,13 @@ struct node {
     /* raft_uv's own methods, which our raft_io wrappers call. */
     struct raft_io uv;
     raft_io_recv_cb recv_cb; /* libraft's, behind io_recv */
-    bool started;            /* raft_start returned */
-    bool failed;             /* a disk write or a snapshot failed: shut down */
-    char address[160];       /* HOST:PORT@RAFTPORT */
+    /* An InstallSnapshot held back while we take a snapshot (io_recv). */
+    bool has_deferred;
+    struct raft_message deferred;
+    char deferred_addr[160];
+    bool started;      /* raft_start returned */
+    bool failed;       /* a disk write or a snapshot failed: shut down */
+    char address[160]; /* HOST:PORT@RAFTPORT */
     int lock_fd;
     /* Last state seen by node_poll. */
     int last_state;
@@ -372,24 +376,62 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing,
     return rv;
 }
 
-/* libraft 0.22.1 ignores an InstallSnapshot that arrives while it is
- * still installing an earlier one, and leaks its payload (the whole
- * keyspace; leaders resend while a big install is slow). Drop such a
- * message here, freeing it as libraft would: the leader resends if it
- * still needs to. */
+static void drop_snapshot_message(struct raft_message *m)
+{
+    raft_configuration_close(&m->install_snapshot.conf);
+    raft_free(m->install_snapshot.data.base);
+}
+
+/* Two libraft 0.22.1 bugs around InstallSnapshot, avoided here:
+ *  - one that arrives while libraft still installs an earlier one is
+ *    ignored and its payload (the whole keyspace) leaked: we drop it and
+ *    free it (the leader resends if it still needs to);
+ *  - one that arrives while this node takes its own snapshot is parked by
+ *    libraft and then dereferenced as NULL when the snapshot completes
+ *    (legacy.c, takeSnapshotCb): the follower segfaults. We hold it back
+ *    ourselves and deliver it from node_poll once our snapshot is done. */
 static void io_recv(struct raft_io *io, struct raft_message *m)
 {
     struct node *n = NODE_OF(io, io);
-    if (m->type == RAFT_INSTALL_SNAPSHOT && n->raft.snapshot.installing) {
-        log_write(&n->srv->log, LOG_VERBOSE,
-                  "Dropping a snapshot from node %llu: one is being "
-                  "installed",
-                  (unsigned long long)m->server_id);
-        raft_configuration_close(&m->install_snapshot.conf);
-        raft_free(m->install_snapshot.data.base);
-        return;
+    if (m->type == RAFT_INSTALL_SNAPSHOT) {
+        if (n->raft.snapshot.installing) {
+            log_write(&n->srv->log, LOG_VERBOSE,
+                      "Dropping a snapshot from node %llu: one is being "
+                      "installed",
+                      (unsigned long long)m->server_id);
+            drop_snapshot_message(m);
+            return;
+        }
+        if (n->srv->persist.phase == PERSIST_TAKING || n->has_deferred) {
+            if (n->has_deferred) {
+                drop_snapshot_message(m); /* one held back is enough */
+                return;
+            }
+            log_write(&n->srv->log, LOG_VERBOSE,
+                      "Holding back a snapshot from node %llu until ours is "
+                      "written",
+                      (unsigned long long)m->server_id);
+            n->deferred = *m;
+            snprintf(n->deferred_addr, sizeof n->deferred_addr, "%s",
+                     m->server_address ? m->server_address : "");
+            n->deferred.server_address = n->deferred_addr;
+            n->has_deferred = true;
+            server_kick(n->srv);
+            return;
+        }
     }
     n->recv_cb(io, m);
+}
+
+/* Deliver a held-back InstallSnapshot once our own snapshot is done. */
+static void deliver_deferred(struct node *n)
+{
+    if (!n->has_deferred || n->srv->persist.phase == PERSIST_TAKING) {
+        return;
+    }
+    n->has_deferred = false;
+    struct raft_message m = n->deferred;
+    io_recv(&n->io, &m);
 }
 
 static int io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
@@ -863,6 +905,7 @@ void node_poll(struct node *n)
         server_shutdown(srv, 1);
         return;
     }
+    deliver_deferred(n);
     int state = raft_state(&n->raft);
     raft_term term = raft_current_term(&n->raft);
     raft_id leader = 0;
@@ -955,6 +998,9 @@ static void on_raft_close(struct raft *r)
     struct server *srv = n->srv;
     raft_uv_close(&n->io);
     raft_uv_tcp_close(&n->inner);
+    if (n->has_deferred) {
+        drop_snapshot_message(&n->deferred);
+    }
     if (n->lock_fd >= 0) {
         close(n->lock_fd);
     }
