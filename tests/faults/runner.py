@@ -133,6 +133,7 @@ class Node:
         if self.proc is not None:
             # It exited by itself since we last looked: keep its status.
             self.exits.append(self.proc.returncode)
+            log('node %d had exited by itself with status %s' % (self.i, self.proc.returncode))
             self.proc = None
         out = open(os.path.join(self.dir, 'stdout.txt'), 'ab')
         if self.run.net is not None:
@@ -595,5 +596,10 @@ def run_once(duration, families, nodes=3, seed=None, options=None, use_netns=Tru
     finally:
         run.save_artifacts()
         report['replay'] = run.replay_command(families, duration)
+        try:
+            with open(os.path.join(run.workdir, 'report.json'), 'w') as f:
+                json.dump(report, f, indent=1, default=str)
+        except OSError:
+            pass
         run.keep = keep_on_failure and not ok
         run.close()
