@@ -151,6 +151,14 @@ static void route(struct cluster *cl, struct slot *slot,
                   uint64_t deadline)
 {
     struct server *srv = cl->srv;
+    if (srv->closing || srv->node == NULL) {
+        /* Shutting down (raft may already be gone): nothing was proposed
+         * for this command, but its connection is closing anyway. */
+        buf_clear(&slot->reply);
+        reply_error(&slot->reply, "TIMEOUT server is shutting down");
+        conn_slot_ready(slot);
+        return;
+    }
     if (node_can_propose(srv->node)) {
         batcher_add(&srv->batcher, slot, argc, (char *const *)argv, argvlen,
                     (cmd->flags & CMD_READ) ? ENTRY_CMD_READONLY : 0);

@@ -642,6 +642,13 @@ const char *node_strerror(int rv)
 
 bool node_leader(struct node *n, uint64_t *id, char *addr, size_t len)
 {
+    if (n == NULL) {
+        *id = 0;
+        if (len > 0) {
+            addr[0] = '\0';
+        }
+        return false;
+    }
     raft_id leader = 0;
     const char *raddr = NULL;
     raft_leader(&n->raft, &leader, &raddr);
