@@ -103,12 +103,6 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
     struct server *srv = fsm->data;
     bool at_start = !node_started(srv->node);
-    char path[4096] = "";
-    uint64_t term, index;
-    if (at_start) {
-        persist_find_snapshot(srv->cfg.dir, 0, path, sizeof path, &term,
-                              &index);
-    }
     char err[160];
     struct snapshot_tail tail;
     struct store *s =
@@ -132,6 +126,11 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     }
     if (s == NULL) {
         if (at_start) {
+            /* raft_uv loaded the newest snapshot file: name it. */
+            char path[4096];
+            uint64_t term, index;
+            persist_find_snapshot(srv->cfg.dir, 0, path, sizeof path, &term,
+                                  &index);
             log_write(&srv->log, LOG_WARNING,
                       "Refusing snapshot %s: %s (%zu bytes)",
                       path[0] ? path : "(unknown file)", err, buf->len);
@@ -151,7 +150,7 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     }
     store_free(srv->store);
     srv->store = s;
-    persist_restored(&srv->persist, at_start, tail.index, store_size(s), path);
+    persist_restored(&srv->persist, at_start, tail.index, store_size(s));
     raft_free(buf->base); /* the FSM owns the buffer on success */
     return 0;
 }

@@ -253,43 +253,46 @@ static uint64_t now_us(void)
     return uv_hrtime() / 1000;
 }
 
-static void disk_failed(struct node *n, const char *what, int rv)
+/* Log why the disk failed, once, and let node_poll shut down (outside
+ * raft's callbacks). */
+static void fail_disk(struct node *n, const char *why)
 {
     if (n->failed) {
         return;
     }
     n->failed = true;
     log_write(&n->srv->log, LOG_WARNING,
-              "Disk write failed (%s: %s%s%s): shutting down so that this "
-              "node cannot diverge",
-              what, raft_strerror(rv), n->io.errmsg[0] ? ": " : "",
-              n->io.errmsg);
-    server_kick(n->srv); /* node_poll shuts down, outside raft's callbacks */
+              "Disk write failed (%s): shutting down so that this node "
+              "cannot diverge",
+              why);
+    server_kick(n->srv);
+}
+
+static void disk_failed(struct node *n, const char *what, int rv)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s: %s%s%s", what, raft_strerror(rv),
+             n->io.errmsg[0] ? ": " : "", n->io.errmsg);
+    fail_disk(n, why);
 }
 
 /* A write raft_uv keeps retrying: it does so only when the disk is full
  * (or the write failed); say how much space is left. */
 static void disk_failed_msg(struct node *n, const char *what)
 {
-    if (n->failed) {
-        return;
-    }
-    n->failed = true;
     struct statvfs st;
-    char space[128] = "";
+    char why[512];
     if (statvfs(n->srv->cfg.dir, &st) == 0) {
         unsigned long long avail =
             (unsigned long long)st.f_bavail * st.f_frsize;
-        snprintf(space, sizeof space, "%s: %llu bytes available in %s",
-                 avail < 16ull * 1024 * 1024 ? strerror(ENOSPC)
-                                             : "write failed",
-                 avail, n->srv->cfg.dir);
+        snprintf(
+            why, sizeof why, "raft: %s; %s: %llu bytes available in %s", what,
+            avail < 16ull * 1024 * 1024 ? strerror(ENOSPC) : "write failed",
+            avail, n->srv->cfg.dir);
+    } else {
+        snprintf(why, sizeof why, "raft: %s; ", what);
     }
-    log_write(&n->srv->log, LOG_WARNING,
-              "Disk write failed (raft: %s; %s): shutting down so that this "
-              "node cannot diverge",
-              what, space);
-    server_kick(n->srv); /* node_poll shuts down, outside raft's callbacks */
+    fail_disk(n, why);
 }
 
 struct io_append {

@@ -155,10 +155,7 @@ static void cut_failed(struct persist *p, const char *why)
     log_write(&p->srv->log, LOG_WARNING,
               "Snapshot failed: %s; retrying in a second", why);
     p->last_ok = false;
-    buf_free(&p->image);
-    buf_free(&p->tail);
-    p->tail_count = 0;
-    p->phase = PERSIST_IDLE;
+    discard_cut(p);
     p->retry_at_ms = server_time_ms() + 1000;
 }
 
@@ -207,17 +204,24 @@ static void read_done(uv_work_t *req, int status)
     }
 }
 
-static void start_cut(struct persist *p)
+/* A new cut starts here: the image will be the state at this index and
+ * the tail the entries applied from now on. */
+static void begin_cut(struct persist *p)
 {
-    struct server *srv = p->srv;
     p->cut_ms = server_time_ms();
-    p->cut_index = node_last_applied(srv->node);
+    p->cut_index = node_last_applied(p->srv->node);
     p->applied_since = 0;
     p->read_errno = 0;
     buf_init(&p->image);
-    buf_init(&p->incoming);
     snapshot_tail_begin(&p->tail);
     p->tail_count = 0;
+}
+
+static void start_cut(struct persist *p)
+{
+    struct server *srv = p->srv;
+    begin_cut(p);
+    buf_init(&p->incoming); /* no reader runs: persist_tick checked */
 
     int fds[2];
     pid_t pid = -1;
@@ -319,12 +323,8 @@ int persist_snapshot(struct persist *p, struct raft_buffer *bufs[],
         if (p->phase == PERSIST_CUTTING) {
             discard_cut(p);
         }
-        p->cut_ms = server_time_ms();
-        p->cut_index = node_last_applied(srv->node);
-        buf_init(&p->image);
+        begin_cut(p);
         snapshot_encode_image(srv->store, p->cut_index, &p->image);
-        snapshot_tail_begin(&p->tail);
-        p->tail_count = 0;
     }
     node_snapshot_hold(srv->node);
     p->taken_index = node_commit_index(srv->node);
@@ -388,7 +388,7 @@ int persist_finalize(struct persist *p, struct raft_buffer *bufs[],
 }
 
 void persist_restored(struct persist *p, bool at_start, uint64_t index,
-                      size_t keys, const char *path)
+                      size_t keys)
 {
     struct server *srv = p->srv;
     if (p->phase == PERSIST_CUTTING || p->phase == PERSIST_READY) {
@@ -410,7 +410,7 @@ void persist_restored(struct persist *p, bool at_start, uint64_t index,
         log_write(&srv->log, LOG_NOTICE,
                   "Snapshot loaded at start from %s: %zu keys, index %" PRIu64
                   " (term %" PRIu64 ")",
-                  path, keys, index, term);
+                  file[0] ? file : "(unknown file)", keys, index, term);
     } else {
         p->snapshots_installed++;
         log_write(&srv->log, LOG_NOTICE,

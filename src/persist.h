@@ -89,9 +89,9 @@ int persist_snapshot(struct persist *p, struct raft_buffer *bufs[],
 int persist_finalize(struct persist *p, struct raft_buffer *bufs[],
                      unsigned *n_bufs);
 /* A snapshot replaced the state: loaded at start or installed from the
- * leader (index, keys for the log; path when loaded from a file). */
+ * leader (index and keys for the log and INFO). */
 void persist_restored(struct persist *p, bool at_start, uint64_t index,
-                      size_t keys, const char *path);
+                      size_t keys);
 
 /* Disk statistics and failures, reported by node's raft_io wrapper. */
 void persist_disk_write(struct persist *p, uint64_t micros);
