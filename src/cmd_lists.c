@@ -100,9 +100,9 @@ static void pop(struct cmd_ctx *c, bool head)
     }
     if (v == NULL) {
         if (hascount) {
-            reply_null_array(c->reply);
+            reply_nil_array(c->reply, c->resp);
         } else {
-            reply_null(c->reply);
+            reply_nil(c->reply, c->resp);
         }
         return;
     }
@@ -165,7 +165,7 @@ void cmd_lindex(struct cmd_ctx *c)
         return;
     }
     if (v == NULL) {
-        reply_null(c->reply);
+        reply_nil(c->reply, c->resp);
         return;
     }
     long long idx;
@@ -174,7 +174,7 @@ void cmd_lindex(struct cmd_ctx *c)
     }
     long long pos = position(idx, value_list_len(v));
     if (pos < 0) {
-        reply_null(c->reply);
+        reply_nil(c->reply, c->resp);
         return;
     }
     struct lelem *e = value_list_at(v, (size_t)pos);

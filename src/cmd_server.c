@@ -421,7 +421,7 @@ void cmd_command(struct cmd_ctx *c)
             if (cmd) {
                 command_entry(c->reply, cmd);
             } else {
-                reply_null_array(c->reply);
+                reply_nil_array(c->reply, c->resp);
             }
         }
     } else if (arg_is(sub, sublen, "docs")) {

@@ -22,7 +22,7 @@ static int reply_get(struct cmd_ctx *c, const char *key, size_t klen)
 {
     struct value *v = store_get(c->store, key, klen);
     if (v == NULL) {
-        reply_null(c->reply);
+        reply_nil(c->reply, c->resp);
         return 0;
     }
     if (v->type != VALUE_STRING) {
@@ -78,7 +78,7 @@ void cmd_set(struct cmd_ctx *c)
     int found = store_get(c->store, key, klen) != NULL;
     if (((flags & SET_NX) && found) || ((flags & SET_XX) && !found)) {
         if (!(flags & SET_GET)) {
-            reply_null(c->reply);
+            reply_nil(c->reply, c->resp);
         }
         return;
     }
@@ -120,7 +120,7 @@ void cmd_mget(struct cmd_ctx *c)
     for (int i = 1; i < c->argc; i++) {
         struct value *v = store_get(c->store, c->argv[i], c->argvlen[i]);
         if (v == NULL || v->type != VALUE_STRING) {
-            reply_null(c->reply);
+            reply_nil(c->reply, c->resp);
         } else {
             reply_bulk(c->reply, v->str.p, v->str.len);
         }

@@ -1,12 +1,14 @@
 /* command: the command table. */
 #include "command.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "reply.h"
+#include "store.h"
 
 #define W CMD_WRITE
 #define R CMD_READ
@@ -17,27 +19,60 @@ static const struct command table[] = {
     {"append", 3, W, "write denyoom fast", 1, 1, 1, cmd_append},
     {"asking", 1, L, "fast", 0, 0, 0, cmd_asking},
     {"bgsave", -1, L, "admin noscript no_async_loading", 0, 0, 0, cmd_bgsave},
+    {"client", -2, L, "", 0, 0, 0, cmd_client},
     {"cluster", -2, L, "loading stale", 0, 0, 0, cmd_cluster},
     {"command", -1, L, "loading stale", 0, 0, 0, cmd_command},
     {"config", -2, L, "admin noscript loading stale", 0, 0, 0, cmd_config},
+    {"copy", -3, W, "write denyoom", 1, 2, 1, cmd_copy},
     {"dbsize", 1, R, "readonly fast", 0, 0, 0, cmd_dbsize},
     {"decr", 2, W, "write denyoom fast", 1, 1, 1, cmd_decr},
     {"decrby", 3, W, "write denyoom fast", 1, 1, 1, cmd_decrby},
     {"del", -2, W, "write", 1, -1, 1, cmd_del},
+    {"discard", 1, L, "noscript loading stale fast allow_busy", 0, 0, 0,
+     cmd_discard},
     {"echo", 2, L, "fast", 0, 0, 0, cmd_echo},
+    {"exec", 1, L, "noscript loading stale skip_slowlog", 0, 0, 0, cmd_exec},
     {"exists", -2, R, "readonly fast", 1, -1, 1, cmd_exists},
+    {"expire", -3, W, "write fast", 1, 1, 1, cmd_expire},
+    {"expireat", -3, W, "write fast", 1, 1, 1, cmd_expireat},
+    {"expiretime", 2, R, "readonly fast", 1, 1, 1, cmd_expiretime},
     {"flushall", -1, W, "write", 0, 0, 0, cmd_flushall},
     {"flushdb", -1, W, "write", 0, 0, 0, cmd_flushall},
     {"get", 2, R, "readonly fast", 1, 1, 1, cmd_get},
     {"getdel", 2, W, "write fast", 1, 1, 1, cmd_getdel},
+    {"getex", -2, W, "write fast", 1, 1, 1, cmd_getex},
+    {"getrange", 4, R, "readonly", 1, 1, 1, cmd_getrange},
     {"getset", 3, W, "write denyoom fast", 1, 1, 1, cmd_getset},
+    {"hdel", -3, W, "write fast", 1, 1, 1, cmd_hdel},
+    {"hello", -1, L, "noscript loading stale fast no_auth allow_busy", 0, 0, 0,
+     cmd_hello},
+    {"hexists", 3, R, "readonly fast", 1, 1, 1, cmd_hexists},
+    {"hget", 3, R, "readonly fast", 1, 1, 1, cmd_hget},
+    {"hgetall", 2, R, "readonly", 1, 1, 1, cmd_hgetall},
+    {"hincrby", 4, W, "write denyoom fast", 1, 1, 1, cmd_hincrby},
+    {"hincrbyfloat", 4, W, "write denyoom fast", 1, 1, 1, cmd_hincrbyfloat},
+    {"hkeys", 2, R, "readonly", 1, 1, 1, cmd_hkeys},
+    {"hlen", 2, R, "readonly fast", 1, 1, 1, cmd_hlen},
+    {"hmget", -3, R, "readonly fast", 1, 1, 1, cmd_hmget},
+    {"hmset", -4, W, "write denyoom fast", 1, 1, 1, cmd_hmset},
+    {"hrandfield", -2, R, "readonly", 1, 1, 1, cmd_hrandfield},
+    {"hscan", -3, R, "readonly", 1, 1, 1, cmd_hscan},
+    {"hset", -4, W, "write denyoom fast", 1, 1, 1, cmd_hset},
+    {"hsetnx", 4, W, "write denyoom fast", 1, 1, 1, cmd_hsetnx},
+    {"hstrlen", 3, R, "readonly fast", 1, 1, 1, cmd_hstrlen},
+    {"hvals", 2, R, "readonly", 1, 1, 1, cmd_hvals},
     {"incr", 2, W, "write denyoom fast", 1, 1, 1, cmd_incr},
     {"incrby", 3, W, "write denyoom fast", 1, 1, 1, cmd_incrby},
+    {"incrbyfloat", 3, W, "write denyoom fast", 1, 1, 1, cmd_incrbyfloat},
     {"info", -1, L, "loading stale", 0, 0, 0, cmd_info},
+    {"keys", 2, R, "readonly", 0, 0, 0, cmd_keys},
     {"lastsave", 1, L, "loading stale fast", 0, 0, 0, cmd_lastsave},
     {"lindex", 3, R, "readonly", 1, 1, 1, cmd_lindex},
+    {"linsert", 5, W, "write denyoom", 1, 1, 1, cmd_linsert},
     {"llen", 2, R, "readonly fast", 1, 1, 1, cmd_llen},
+    {"lmove", 5, W, "write denyoom", 1, 2, 1, cmd_lmove},
     {"lpop", -2, W, "write fast", 1, 1, 1, cmd_lpop},
+    {"lpos", -3, R, "readonly", 1, 1, 1, cmd_lpos},
     {"lpush", -3, W, "write denyoom fast", 1, 1, 1, cmd_lpush},
     {"lpushx", -3, W, "write denyoom fast", 1, 1, 1, cmd_lpushx},
     {"lrange", 4, R, "readonly", 1, 1, 1, cmd_lrange},
@@ -46,25 +81,79 @@ static const struct command table[] = {
     {"ltrim", 4, W, "write", 1, 1, 1, cmd_ltrim},
     {"mget", -2, R, "readonly fast", 1, -1, 1, cmd_mget},
     {"mset", -3, W, "write denyoom", 1, -1, 2, cmd_mset},
+    {"msetnx", -3, W, "write denyoom", 1, -1, 2, cmd_msetnx},
+    {"multi", 1, L, "noscript loading stale fast allow_busy", 0, 0, 0,
+     cmd_multi},
+    {"persist", 2, W, "write fast", 1, 1, 1, cmd_persist},
+    {"pexpire", -3, W, "write fast", 1, 1, 1, cmd_pexpire},
+    {"pexpireat", -3, W, "write fast", 1, 1, 1, cmd_pexpireat},
+    {"pexpiretime", 2, R, "readonly fast", 1, 1, 1, cmd_pexpiretime},
     {"ping", -1, L, "fast", 0, 0, 0, cmd_ping},
+    {"psetex", 4, W, "write denyoom", 1, 1, 1, cmd_psetex},
+    {"psubscribe", -2, L, "pubsub noscript loading stale", 0, 0, 0,
+     cmd_psubscribe},
+    {"pttl", 2, R, "readonly fast", 1, 1, 1, cmd_pttl},
+    {"publish", 3, W, "pubsub loading stale fast", 0, 0, 0, cmd_publish},
+    {"pubsub", -2, L, "", 0, 0, 0, cmd_pubsub},
+    {"punsubscribe", -1, L, "pubsub noscript loading stale", 0, 0, 0,
+     cmd_punsubscribe},
     {"quit", -1, L, "allow_busy loading stale fast", 0, 0, 0, cmd_quit},
+    {"raft.exec", -2, W | CMD_INTERNAL, "write", 0, 0, 0, cmd_raft_exec},
+    {"raft.expire", -2, W | CMD_INTERNAL, "write", 1, -1, 1, cmd_raft_expire},
     {"raft.proxy", 1, L, "admin loading stale fast", 0, 0, 0, cmd_raft_proxy},
     {"raft.transfer", -1, L, "admin loading stale", 0, 0, 0, cmd_raft_transfer},
+    {"raft.watch", -2, R | CMD_INTERNAL, "readonly", 1, -1, 1, cmd_raft_watch},
+    {"randomkey", 1, R, "readonly", 0, 0, 0, cmd_randomkey},
     {"readonly", 1, L, "loading stale fast", 0, 0, 0, cmd_readonly},
     {"readwrite", 1, L, "loading stale fast", 0, 0, 0, cmd_readwrite},
+    {"rename", 3, W, "write", 1, 2, 1, cmd_rename},
+    {"renamenx", 3, W, "write fast", 1, 2, 1, cmd_renamenx},
+    {"reset", 1, L, "noscript loading stale fast no_auth allow_busy", 0, 0, 0,
+     cmd_reset},
     {"rpop", -2, W, "write fast", 1, 1, 1, cmd_rpop},
+    {"rpoplpush", 3, W, "write denyoom", 1, 2, 1, cmd_rpoplpush},
     {"rpush", -3, W, "write denyoom fast", 1, 1, 1, cmd_rpush},
     {"rpushx", -3, W, "write denyoom fast", 1, 1, 1, cmd_rpushx},
+    {"sadd", -3, W, "write denyoom fast", 1, 1, 1, cmd_sadd},
     {"save", 1, L, "admin noscript no_async_loading no_multi", 0, 0, 0,
      cmd_save},
+    {"scan", -2, R, "readonly", 0, 0, 0, cmd_scan},
+    {"scard", 2, R, "readonly fast", 1, 1, 1, cmd_scard},
+    {"sdiff", -2, R, "readonly", 1, -1, 1, cmd_sdiff},
+    {"sdiffstore", -3, W, "write denyoom", 1, -1, 1, cmd_sdiffstore},
     {"select", 2, L, "loading stale fast", 0, 0, 0, cmd_select},
     {"set", -3, W, "write denyoom", 1, 1, 1, cmd_set},
+    {"setex", 4, W, "write denyoom", 1, 1, 1, cmd_setex},
     {"setnx", 3, W, "write denyoom fast", 1, 1, 1, cmd_setnx},
+    {"setrange", 4, W, "write denyoom", 1, 1, 1, cmd_setrange},
     {"shutdown", -1, L, "admin noscript loading stale no_multi", 0, 0, 0,
      cmd_shutdown},
+    {"sinter", -2, R, "readonly", 1, -1, 1, cmd_sinter},
+    {"sinterstore", -3, W, "write denyoom", 1, -1, 1, cmd_sinterstore},
+    {"sismember", 3, R, "readonly fast", 1, 1, 1, cmd_sismember},
+    {"smembers", 2, R, "readonly", 1, 1, 1, cmd_smembers},
+    {"smismember", -3, R, "readonly fast", 1, 1, 1, cmd_smismember},
+    {"smove", 4, W, "write fast", 1, 2, 1, cmd_smove},
+    {"spop", -2, W, "write fast", 1, 1, 1, cmd_spop},
+    {"srandmember", -2, R, "readonly", 1, 1, 1, cmd_srandmember},
+    {"srem", -3, W, "write fast", 1, 1, 1, cmd_srem},
+    {"sscan", -3, R, "readonly", 1, 1, 1, cmd_sscan},
     {"strlen", 2, R, "readonly fast", 1, 1, 1, cmd_strlen},
+    {"subscribe", -2, L, "pubsub noscript loading stale", 0, 0, 0,
+     cmd_subscribe},
+    {"substr", 4, R, "readonly", 1, 1, 1, cmd_getrange},
+    {"sunion", -2, R, "readonly", 1, -1, 1, cmd_sunion},
+    {"sunionstore", -3, W, "write denyoom", 1, -1, 1, cmd_sunionstore},
+    {"time", 1, L, "loading stale fast", 0, 0, 0, cmd_time},
+    {"ttl", 2, R, "readonly fast", 1, 1, 1, cmd_ttl},
     {"type", 2, R, "readonly fast", 1, 1, 1, cmd_type},
     {"unlink", -2, W, "write fast", 1, -1, 1, cmd_del},
+    {"unsubscribe", -1, L, "pubsub noscript loading stale", 0, 0, 0,
+     cmd_unsubscribe},
+    {"unwatch", 1, L, "noscript loading stale fast allow_busy", 0, 0, 0,
+     cmd_unwatch},
+    {"watch", -2, R, "noscript loading stale fast allow_busy", 1, -1, 1,
+     cmd_watch},
 };
 
 #define NCOMMANDS (sizeof table / sizeof table[0])
@@ -94,6 +183,32 @@ const struct command *command_lookup(const char *name, size_t len)
         return NULL;
     }
     return bsearch(&key, table, NCOMMANDS, sizeof table[0], compare);
+}
+
+size_t command_index(const struct command *cmd)
+{
+    return (size_t)(cmd - table);
+}
+
+void command_execute(const struct command *cmd, struct cmd_ctx *ctx)
+{
+    struct store *s = ctx->store;
+    bool write = cmd->flags & CMD_WRITE;
+    bool was = s->writable;
+    if (write) {
+        s->version++;
+        s->writable = true;
+    }
+    cmd->fn(ctx);
+    if (write && cmd->first_key > 0) {
+        int last =
+            cmd->last_key < 0 ? ctx->argc + cmd->last_key : cmd->last_key;
+        for (int i = cmd->first_key; i <= last && i < ctx->argc;
+             i += cmd->step) {
+            store_stamp(s, ctx->argv[i], ctx->argvlen[i]);
+        }
+    }
+    s->writable = was;
 }
 
 int command_arity_ok(const struct command *cmd, int argc)

@@ -26,6 +26,9 @@ struct conn;
 #define CMD_WRITE 1u
 #define CMD_READ  2u
 #define CMD_LOCAL 4u
+/* Internal write commands (RAFT.EXEC, RAFT.EXPIRE): clients can't send
+ * them (except RAFT.EXEC over a proxy link, see cmd_multi.c). */
+#define CMD_INTERNAL 8u
 
 struct cmd_ctx {
     int argc;
@@ -34,7 +37,11 @@ struct cmd_ctx {
     struct buf *reply;
     struct store *store;
     uint64_t time_ms; /* proposal time carried in the entry */
-    /* Local commands only: */
+    int resp;         /* protocol of the client: 2 or 3 (HELLO) */
+    uint64_t seed;    /* randomness decided by the proposer (SPOP) */
+    /* Local commands; during apply set only on the node that proposed the
+     * command (srv also for every live apply, NULL when replaying a
+     * snapshot's tail; conn NULL once the client is gone): */
     struct server *srv;
     struct conn *conn;
 };
@@ -51,6 +58,12 @@ struct command {
 };
 
 const struct command *command_lookup(const char *name, size_t len);
+/* Position of cmd in the table (0 <= i < n of command_table), for stats. */
+size_t command_index(const struct command *cmd);
+/* Run a keyspace handler the way apply does on every node: a write bumps
+ * the store version, may expire keys lazily and stamps the keys it names
+ * (store.h). Used by fsm apply and by EXEC for each queued command. */
+void command_execute(const struct command *cmd, struct cmd_ctx *ctx);
 /* Nonzero when argc fits the command's arity. */
 int command_arity_ok(const struct command *cmd, int argc);
 /* Append Redis's "unknown command" error for argv. */
@@ -107,6 +120,92 @@ void cmd_shutdown(struct cmd_ctx *c);
 void cmd_save(struct cmd_ctx *c);
 void cmd_bgsave(struct cmd_ctx *c);
 void cmd_lastsave(struct cmd_ctx *c);
+
+void cmd_setex(struct cmd_ctx *c);
+void cmd_psetex(struct cmd_ctx *c);
+void cmd_getex(struct cmd_ctx *c);
+void cmd_incrbyfloat(struct cmd_ctx *c);
+void cmd_getrange(struct cmd_ctx *c);
+void cmd_setrange(struct cmd_ctx *c);
+void cmd_msetnx(struct cmd_ctx *c);
+
+void cmd_expire(struct cmd_ctx *c);
+void cmd_pexpire(struct cmd_ctx *c);
+void cmd_expireat(struct cmd_ctx *c);
+void cmd_pexpireat(struct cmd_ctx *c);
+void cmd_ttl(struct cmd_ctx *c);
+void cmd_pttl(struct cmd_ctx *c);
+void cmd_expiretime(struct cmd_ctx *c);
+void cmd_pexpiretime(struct cmd_ctx *c);
+void cmd_persist(struct cmd_ctx *c);
+
+void cmd_keys(struct cmd_ctx *c);
+void cmd_scan(struct cmd_ctx *c);
+void cmd_randomkey(struct cmd_ctx *c);
+void cmd_rename(struct cmd_ctx *c);
+void cmd_renamenx(struct cmd_ctx *c);
+void cmd_copy(struct cmd_ctx *c);
+
+void cmd_lpos(struct cmd_ctx *c);
+void cmd_linsert(struct cmd_ctx *c);
+void cmd_lmove(struct cmd_ctx *c);
+void cmd_rpoplpush(struct cmd_ctx *c);
+
+void cmd_hset(struct cmd_ctx *c);
+void cmd_hmset(struct cmd_ctx *c);
+void cmd_hget(struct cmd_ctx *c);
+void cmd_hmget(struct cmd_ctx *c);
+void cmd_hdel(struct cmd_ctx *c);
+void cmd_hexists(struct cmd_ctx *c);
+void cmd_hlen(struct cmd_ctx *c);
+void cmd_hgetall(struct cmd_ctx *c);
+void cmd_hkeys(struct cmd_ctx *c);
+void cmd_hvals(struct cmd_ctx *c);
+void cmd_hincrby(struct cmd_ctx *c);
+void cmd_hincrbyfloat(struct cmd_ctx *c);
+void cmd_hsetnx(struct cmd_ctx *c);
+void cmd_hscan(struct cmd_ctx *c);
+void cmd_hstrlen(struct cmd_ctx *c);
+void cmd_hrandfield(struct cmd_ctx *c);
+
+void cmd_sadd(struct cmd_ctx *c);
+void cmd_srem(struct cmd_ctx *c);
+void cmd_sismember(struct cmd_ctx *c);
+void cmd_smismember(struct cmd_ctx *c);
+void cmd_smembers(struct cmd_ctx *c);
+void cmd_scard(struct cmd_ctx *c);
+void cmd_spop(struct cmd_ctx *c);
+void cmd_srandmember(struct cmd_ctx *c);
+void cmd_sinter(struct cmd_ctx *c);
+void cmd_sunion(struct cmd_ctx *c);
+void cmd_sdiff(struct cmd_ctx *c);
+void cmd_sscan(struct cmd_ctx *c);
+void cmd_sinterstore(struct cmd_ctx *c);
+void cmd_sunionstore(struct cmd_ctx *c);
+void cmd_sdiffstore(struct cmd_ctx *c);
+void cmd_smove(struct cmd_ctx *c);
+
+void cmd_multi(struct cmd_ctx *c);
+void cmd_exec(struct cmd_ctx *c);
+void cmd_discard(struct cmd_ctx *c);
+void cmd_watch(struct cmd_ctx *c);
+void cmd_unwatch(struct cmd_ctx *c);
+
+void cmd_subscribe(struct cmd_ctx *c);
+void cmd_unsubscribe(struct cmd_ctx *c);
+void cmd_psubscribe(struct cmd_ctx *c);
+void cmd_punsubscribe(struct cmd_ctx *c);
+void cmd_publish(struct cmd_ctx *c);
+void cmd_pubsub(struct cmd_ctx *c);
+
+void cmd_time(struct cmd_ctx *c);
+void cmd_client(struct cmd_ctx *c);
+void cmd_hello(struct cmd_ctx *c);
+void cmd_reset(struct cmd_ctx *c);
+
+void cmd_raft_exec(struct cmd_ctx *c);
+void cmd_raft_expire(struct cmd_ctx *c);
+void cmd_raft_watch(struct cmd_ctx *c);
 
 void cmd_cluster(struct cmd_ctx *c);
 void cmd_readonly(struct cmd_ctx *c);

@@ -29,6 +29,7 @@
 #define ENTRY_KIND_COMMANDS 1
 #define ENTRY_HEADER_SIZE   40
 #define ENTRY_CMD_READONLY  1u /* runs only on the origin node */
+#define ENTRY_CMD_RESP3     2u /* the client speaks RESP3 (HELLO 3) */
 
 struct entry_header {
     uint8_t version;

@@ -37,6 +37,10 @@ static void apply_entry(struct server *srv, struct store *store,
             batch = NULL;
         }
     }
+    /* The keyspace clock follows proposal times, never backwards. */
+    if ((int64_t)h.time_ms > store->now_ms) {
+        store->now_ms = (int64_t)h.time_ms;
+    }
     struct buf scratch;
     buf_init(&scratch);
     const struct entry_cmd *cmd;
@@ -47,7 +51,8 @@ static void apply_entry(struct server *srv, struct store *store,
         if (readonly && batch == NULL) {
             continue; /* nobody waits for this read */
         }
-        struct buf *reply = batch ? &batch->slots[idx]->reply : &scratch;
+        struct slot *slot = batch ? batch->slots[idx] : NULL;
+        struct buf *reply = slot ? &slot->reply : &scratch;
         buf_clear(reply);
         const struct command *c = command_lookup(cmd->argv[0], cmd->argvlen[0]);
         if (c == NULL || (c->flags & CMD_LOCAL) ||
@@ -61,9 +66,13 @@ static void apply_entry(struct server *srv, struct store *store,
             .argvlen = cmd->argvlen,
             .reply = reply,
             .store = store,
-            .time_ms = h.time_ms,
+            .time_ms = (uint64_t)store->now_ms,
+            .resp = (cmd->flags & ENTRY_CMD_RESP3) ? 3 : 2,
+            .seed = store_hash(&idx, sizeof idx, h.nonce ^ (h.seq << 20)),
+            .srv = replay ? NULL : srv,
+            .conn = slot ? slot->conn : NULL,
         };
-        c->fn(&ctx);
+        command_execute(c, &ctx);
     }
     entry_reader_close(&r);
     buf_free(&scratch);

@@ -2,6 +2,7 @@
 #include "reply.h"
 
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -88,6 +89,73 @@ void reply_null_array(struct buf *b)
 void reply_array(struct buf *b, long long n)
 {
     prefixed_ll(b, '*', n);
+}
+
+void reply_nil(struct buf *b, int resp)
+{
+    if (resp >= 3) {
+        buf_append(b, "_\r\n", 3);
+    } else {
+        reply_null(b);
+    }
+}
+
+void reply_nil_array(struct buf *b, int resp)
+{
+    if (resp >= 3) {
+        buf_append(b, "_\r\n", 3);
+    } else {
+        reply_null_array(b);
+    }
+}
+
+void reply_map(struct buf *b, long long n, int resp)
+{
+    if (resp >= 3) {
+        prefixed_ll(b, '%', n);
+    } else {
+        prefixed_ll(b, '*', 2 * n);
+    }
+}
+
+void reply_set(struct buf *b, long long n, int resp)
+{
+    prefixed_ll(b, resp >= 3 ? '~' : '*', n);
+}
+
+void reply_push(struct buf *b, long long n, int resp)
+{
+    prefixed_ll(b, resp >= 3 ? '>' : '*', n);
+}
+
+void reply_double(struct buf *b, double d, int resp)
+{
+    char tmp[64];
+    int n;
+    if (isinf(d)) {
+        n = snprintf(tmp, sizeof tmp, "%s", d > 0 ? "inf" : "-inf");
+    } else {
+        n = snprintf(tmp, sizeof tmp, "%.17g", d);
+    }
+    if (resp >= 3) {
+        buf_append(b, ",", 1);
+        buf_append(b, tmp, (size_t)n);
+        buf_append(b, "\r\n", 2);
+    } else {
+        reply_bulk(b, tmp, (size_t)n);
+    }
+}
+
+void reply_verbatim(struct buf *b, const void *p, size_t len, int resp)
+{
+    if (resp < 3) {
+        reply_bulk(b, p, len);
+        return;
+    }
+    prefixed_ll(b, '=', (long long)len + 4);
+    buf_append(b, "txt:", 4);
+    buf_append(b, p, len);
+    buf_append(b, "\r\n", 2);
 }
 
 void reply_arity_error(struct buf *b, const char *name)

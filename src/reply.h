@@ -1,4 +1,8 @@
-/* reply: RESP2 encoders appending to a buf (pure).
+/* reply: RESP2 and RESP3 encoders appending to a buf (pure).
+ *
+ * The functions with a resp argument (2 or 3, the client's HELLO version)
+ * write the RESP3 type where RESP3 has one (null, map, set, push, double,
+ * verbatim string) and its RESP2 equivalent otherwise.
  *
  * Error texts are passed whole, with their code ("ERR ...", "WRONGTYPE
  * ..."): reply_error adds only the leading '-' and the CRLF, replacing any
@@ -31,6 +35,16 @@ void reply_bulk_ll(struct buf *b, long long v);
 void reply_null(struct buf *b);       /* $-1 */
 void reply_null_array(struct buf *b); /* *-1 */
 void reply_array(struct buf *b, long long n);
+void reply_nil(struct buf *b, int resp);       /* $-1 or _ */
+void reply_nil_array(struct buf *b, int resp); /* *-1 or _ */
+/* A map of n pairs (RESP2: an array of 2n), a set, a push message. */
+void reply_map(struct buf *b, long long n, int resp);
+void reply_set(struct buf *b, long long n, int resp);
+void reply_push(struct buf *b, long long n, int resp);
+/* %.17g (inf, -inf): a bulk string in RESP2, a double in RESP3. */
+void reply_double(struct buf *b, double d, int resp);
+/* A bulk string in RESP2, a "txt" verbatim string in RESP3. */
+void reply_verbatim(struct buf *b, const void *p, size_t len, int resp);
 void reply_arity_error(struct buf *b, const char *name);
 /* "wrong number of arguments for 'cmd|sub' command", sub lower-cased. */
 void reply_subcommand_arity_error(struct buf *b, const char *cmd,

@@ -2,14 +2,19 @@
 #include "snapshot.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "dict.h"
 #include "store.h"
 #include "value.h"
 
 #define SNAPSHOT_MAGIC   "RRSNAP\0\1"
-#define SNAPSHOT_VERSION 2
+#define SNAPSHOT_VERSION 3
+#define KEY_EXPIRES      1u /* key flags: an i64 expiry time follows */
+#define KEY_STAMPED      2u /* key flags: a u64 modification stamp follows */
 #define SNAPSHOT_SEED    0x52524e53ull
 #define TAIL_HEADER      16
 
@@ -90,18 +95,38 @@ static void w_len(struct writer *w, size_t n)
     w_u32(w, (uint32_t)n);
 }
 
+static void write_elem(void *arg, const struct dict_entry *e)
+{
+    struct writer *w = arg;
+    w_len(w, e->klen);
+    w_put(w, e->key, e->klen);
+    if (e->v != NULL) { /* a hash field's value */
+        const struct lelem *x = e->v;
+        w_len(w, x->len);
+        w_put(w, x->data, x->len);
+    }
+}
+
 static void write_key(void *arg, const char *key, size_t klen,
                       const struct value *v)
 {
     struct writer *w = arg;
+    uint8_t flags = (v->expire_ms != 0 ? KEY_EXPIRES : 0) |
+                    (v->version != 0 ? KEY_STAMPED : 0);
     w_u8(w, (uint8_t)v->type);
-    w_u8(w, 0); /* key flags */
+    w_u8(w, flags);
     w_len(w, klen);
     w_put(w, key, klen);
+    if (flags & KEY_EXPIRES) {
+        w_u64(w, (uint64_t)v->expire_ms);
+    }
+    if (flags & KEY_STAMPED) {
+        w_u64(w, v->version);
+    }
     if (v->type == VALUE_STRING) {
         w_len(w, v->str.len);
         w_put(w, v->str.p, v->str.len);
-    } else {
+    } else if (v->type == VALUE_LIST) {
         size_t n = value_list_len(v);
         w_len(w, n);
         for (size_t i = 0; i < n && w->err == 0; i++) {
@@ -109,6 +134,9 @@ static void write_key(void *arg, const char *key, size_t klen,
             w_len(w, el->len);
             w_put(w, el->data, el->len);
         }
+    } else {
+        w_len(w, dict_size(v->dict));
+        dict_foreach(v->dict, write_elem, w);
     }
     w->count++;
 }
@@ -122,6 +150,8 @@ int snapshot_write_image(const struct store *s, uint64_t image_index,
     w_u32(&w, SNAPSHOT_VERSION);
     w_u32(&w, 0);
     w_u64(&w, image_index);
+    w_u64(&w, (uint64_t)s->now_ms);
+    w_u64(&w, s->version);
     w_u64(&w, store_size(s));
     store_foreach(s, write_key, &w);
     w_flush(&w);
@@ -220,13 +250,50 @@ static int take_u64(struct decoder *d, uint64_t *v)
     return 0;
 }
 
-/* Decode one key into s; returns 0 or -1. */
-static int decode_key(struct decoder *d, struct store *s)
+/* Decode a hash's or a set's n >= 1 elements into v; returns 0 or -1
+ * (duplicates included). */
+static int decode_elems(struct decoder *d, struct value *v, uint32_t n)
+{
+    if (n == 0) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t klen, vlen;
+        const uint8_t *key, *bytes;
+        if (take_u32(d, &klen) != 0 || take(d, klen, &key) != 0) {
+            return -1;
+        }
+        struct lelem *x = NULL;
+        if (v->type == VALUE_HASH) {
+            if (take_u32(d, &vlen) != 0 || take(d, vlen, &bytes) != 0) {
+                return -1;
+            }
+            x = lelem_new(bytes, vlen);
+        }
+        if (dict_add(v->dict, key, klen, x) == NULL) {
+            free(x);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Decode one key into s; returns 0 or -1. Version 2 keys have no flags,
+ * and only strings and lists. */
+static int decode_key(struct decoder *d, struct store *s, uint32_t version)
 {
     const uint8_t *type, *flags, *key, *bytes;
     uint32_t klen, n;
-    if (take(d, 1, &type) != 0 || take(d, 1, &flags) != 0 || *flags != 0 ||
-        take_u32(d, &klen) != 0 || take(d, klen, &key) != 0) {
+    uint64_t expire = 0, stamp = 0;
+    unsigned allowed = version >= 3 ? KEY_EXPIRES | KEY_STAMPED : 0;
+    if (take(d, 1, &type) != 0 || take(d, 1, &flags) != 0 ||
+        (*flags & ~allowed) != 0 || take_u32(d, &klen) != 0 ||
+        take(d, klen, &key) != 0) {
+        return -1;
+    }
+    if (((*flags & KEY_EXPIRES) &&
+         (take_u64(d, &expire) != 0 || expire == 0 || expire > INT64_MAX)) ||
+        ((*flags & KEY_STAMPED) && (take_u64(d, &stamp) != 0 || stamp == 0))) {
         return -1;
     }
     struct value *v;
@@ -248,9 +315,20 @@ static int decode_key(struct decoder *d, struct store *s)
             }
             value_list_push(v, false, bytes, len);
         }
+    } else if ((*type == VALUE_HASH || *type == VALUE_SET) && version >= 3) {
+        if (take_u32(d, &n) != 0) {
+            return -1;
+        }
+        v = *type == VALUE_HASH ? value_new_hash() : value_new_set();
+        if (decode_elems(d, v, n) != 0) {
+            value_free(v);
+            return -1;
+        }
     } else {
         return -1;
     }
+    v->expire_ms = (int64_t)expire;
+    v->version = stamp;
     if (!store_add(s, key, klen, v)) {
         value_free(v);
         return -1; /* duplicate key */
@@ -323,17 +401,20 @@ struct store *snapshot_decode(const void *data, size_t len,
     struct decoder d = {data, (const uint8_t *)data + len};
     const uint8_t *magic;
     uint32_t version, flags;
-    uint64_t image_index, count, sum;
+    uint64_t image_index, count, sum, clock = 0, stamps = 0;
     if (take(&d, 8, &magic) != 0 || memcmp(magic, SNAPSHOT_MAGIC, 8) != 0) {
         snprintf(err, errlen, "not a redis-raft snapshot (bad magic)");
         return NULL;
     }
-    if (take_u32(&d, &version) != 0 || version != SNAPSHOT_VERSION ||
-        take_u32(&d, &flags) != 0 || flags != 0) {
+    if (take_u32(&d, &version) != 0 || version < 2 ||
+        version > SNAPSHOT_VERSION || take_u32(&d, &flags) != 0 || flags != 0) {
         snprintf(err, errlen, "unsupported snapshot version or flags");
         return NULL;
     }
-    if (take_u64(&d, &image_index) != 0 || take_u64(&d, &count) != 0) {
+    if (take_u64(&d, &image_index) != 0 ||
+        (version >= 3 &&
+         (take_u64(&d, &clock) != 0 || take_u64(&d, &stamps) != 0)) ||
+        take_u64(&d, &count) != 0 || clock > INT64_MAX) {
         snprintf(err, errlen, "truncated snapshot");
         return NULL;
     }
@@ -344,7 +425,7 @@ struct store *snapshot_decode(const void *data, size_t len,
         store_reserve(s, (size_t)count);
     }
     for (uint64_t i = 0; i < count; i++) {
-        if (decode_key(&d, s) != 0) {
+        if (decode_key(&d, s, version) != 0) {
             snprintf(err, errlen, "corrupt or truncated snapshot at key %llu",
                      (unsigned long long)i);
             store_free(s);
@@ -367,5 +448,7 @@ struct store *snapshot_decode(const void *data, size_t len,
         return NULL;
     }
     tail->image_index = image_index;
+    s->now_ms = (int64_t)clock;
+    s->version = stamps;
     return s;
 }

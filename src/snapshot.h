@@ -6,21 +6,29 @@
  * the tail, so image + tail is exactly the state at the raft index the
  * snapshot stands for, without the loop ever serialising the keyspace.
  *
- * Format version 2, all integers fixed-width little-endian:
+ * Format version 3, all integers fixed-width little-endian:
  *
  *   IMAGE
  *     8  magic "RRSNAP\0\1"
- *     u32 version (2)
+ *     u32 version (3; version 2 files, without the clock, the stamp counter,
+ *         key flags, hashes and sets, are still read)
  *     u32 flags (0)
  *     u64 image index: the raft index applied when the image was cut
  *         (informational; the tail says which index the snapshot is)
+ *     u64 keyspace clock, unix ms (store.h: expiry decisions use it)
+ *     u64 store version (store.h: WATCH's modification stamps)
  *     u64 key count
- *     per key:
- *       u8  type (0 string, 1 list)
- *       u8  key flags (0; bit 0 is reserved for an expiry time, issue 6)
+ *     per key (expired keys included: the image is the exact state):
+ *       u8  type (0 string, 1 list, 2 hash, 3 set)
+ *       u8  key flags: bit 0 an expiry time follows, bit 1 a modification
+ *           stamp follows; other bits 0
  *       u32 key length, key bytes
+ *       [i64 expiry time, unix ms, > 0]  [u64 stamp, > 0]
  *       string: u32 length, bytes
- *       list:   u32 element count, then per element u32 length, bytes
+ *       list:   u32 element count (> 0), then per element u32 length, bytes
+ *       hash:   u32 field count (> 0), then per field u32 length, bytes,
+ *               u32 length, value bytes
+ *       set:    u32 member count (> 0), then per member u32 length, bytes
  *     u64 image checksum: over every image byte before it, in blocks of
  *         SNAPSHOT_BLOCK bytes: h = seed; h = store_hash(block, n, h)
  *   TAIL
@@ -30,9 +38,9 @@
  *     u64 tail checksum: store_hash(tail bytes before it, seed)
  *
  * snapshot_decode checks everything (magic, version, every length, both
- * checksums, duplicate keys, no trailing bytes) and builds a new store; on
- * any error it returns NULL and leaves nothing allocated, so a bad
- * snapshot is never half-loaded. */
+ * checksums, duplicate keys, fields or members, no trailing bytes) and
+ * builds a new store; on any error it returns NULL and leaves nothing
+ * allocated, so a bad snapshot is never half-loaded. */
 #ifndef SNAPSHOT_H
 #define SNAPSHOT_H
 

@@ -1,10 +1,24 @@
-/* store: the keyspace, a dictionary from binary-safe keys to values.
+/* store: the keyspace, a dict (dict.h) from binary-safe keys to values,
+ * with the keyspace's replicated clock, expiry and modification stamps.
  *
- * The store owns every key and value in it: store_set takes ownership of the
- * value it is given and frees any value it replaces; store_del frees both.
- * Pointers returned by store_get stay valid until the key is overwritten or
- * deleted. The table grows and shrinks by incremental rehashing (a step per
- * operation, as Redis's dict does), so no single call pauses for long.
+ * The store owns every key and value in it: store_set takes ownership of
+ * the value it is given and frees any value it replaces; store_del frees
+ * both. Pointers returned by store_get stay valid until the key is
+ * overwritten or deleted.
+ *
+ * Time and expiry (DESIGN §5). The store keeps `now_ms`, the keyspace
+ * clock: fsm apply advances it to each entry's proposal time, never
+ * backwards (a new leader's clock may be behind the old one's), and
+ * snapshots carry it, so every node applies every entry at the same clock.
+ * A value with expire_ms != 0 is logically gone once now_ms > expire_ms.
+ * Lookups (store_get) hide such keys; in write mode (the store applies a
+ * write command, on every node alike) they also delete them and count
+ * expired_keys, which is Redis's lazy expiry made deterministic. Read
+ * commands run on one node only, so they never delete.
+ *
+ * Modification stamps (WATCH): `version` counts applied write commands;
+ * fsm stamps the keys a write command names with it (store_stamp), and
+ * EXEC compares stamps. Both are part of the replicated state.
  * Pure: no I/O, no libuv, no raft. */
 #ifndef STORE_H
 #define STORE_H
@@ -13,33 +27,57 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dict.h"
 #include "value.h"
 
-struct store;
+struct store {
+    struct dict *d;
+    int64_t now_ms;        /* keyspace clock (unix ms), replicated */
+    uint64_t version;      /* applied write commands, replicated */
+    bool writable;         /* applying a write: lazy expiry may delete */
+    size_t nexpires;       /* keys with an expiry time */
+    uint64_t expired_keys; /* this node's count (INFO), not replicated */
+};
 
 struct store *store_new(void);
 void store_free(struct store *s);
 
+/* The live value at key, or NULL (absent, or expired: see above). */
 struct value *store_get(struct store *s, const void *key, size_t klen);
+/* The value at key even when expired (snapshot, active expiry), or NULL. */
+struct value *store_get_raw(struct store *s, const void *key, size_t klen);
+/* True when v (in the store) is expired at the store's clock. */
+bool store_expired(const struct store *s, const struct value *v);
 /* Insert or replace key -> v (ownership of v moves to the store). */
 void store_set(struct store *s, const void *key, size_t klen, struct value *v);
-/* Insert key -> v only when key is absent (then ownership of v moves to
- * the store and it returns true; otherwise the caller keeps v). */
+/* Insert key -> v only when key is absent or expired (then ownership of v
+ * moves to the store and it returns true; otherwise the caller keeps v). */
 bool store_add(struct store *s, const void *key, size_t klen, struct value *v);
 /* Size an empty store for n keys up front (no rehashing while loading). */
 void store_reserve(struct store *s, size_t n);
-/* Remove key; returns true when it existed. */
+/* Remove key; returns true when it existed (and was live). */
 bool store_del(struct store *s, const void *key, size_t klen);
-/* Remove key but hand its value to the caller instead of freeing it. */
+/* Remove key but hand its value to the caller instead of freeing it (NULL
+ * when absent or expired). The value keeps its expiry time. */
 struct value *store_take(struct store *s, const void *key, size_t klen);
+/* Set or clear (0) the expiry time of v, which is in the store. */
+void store_set_expire(struct store *s, struct value *v, int64_t when_ms);
+/* Keys, expired ones included (as DBSIZE counts them). */
 size_t store_size(const struct store *s);
+/* Keys with an expiry time. */
+size_t store_expires(const struct store *s);
 void store_clear(struct store *s);
+/* Stamp key (if present) as modified by the write being applied. */
+void store_stamp(struct store *s, const void *key, size_t klen);
 
-/* Visit every key once, in no particular order. The callback must not
- * modify the store. */
+/* Visit every key once, expired ones included, in no particular order.
+ * The callback must not modify the store. */
 typedef void (*store_visit_fn)(void *arg, const char *key, size_t klen,
                                const struct value *v);
 void store_foreach(const struct store *s, store_visit_fn fn, void *arg);
+/* One SCAN step (dict_scan) over keys, expired ones included. */
+uint64_t store_scan(const struct store *s, uint64_t cursor, store_visit_fn fn,
+                    void *arg);
 
 /* 64-bit hash of n bytes with a seed; exposed for checksums and tests. */
 uint64_t store_hash(const void *p, size_t n, uint64_t seed);

@@ -4,11 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dict.h"
 #include "mem.h"
 
 struct value *value_new_string(const void *p, size_t len)
 {
-    struct value *v = xmalloc(sizeof *v);
+    struct value *v = xcalloc(1, sizeof *v);
     v->type = VALUE_STRING;
     v->str.p = xmemdup(p, len);
     v->str.len = len;
@@ -42,7 +43,7 @@ void value_string_append(struct value *v, const void *p, size_t len)
 
 struct value *value_new_list(void)
 {
-    struct value *v = xmalloc(sizeof *v);
+    struct value *v = xcalloc(1, sizeof *v);
     v->type = VALUE_LIST;
     v->list.cap = 8;
     v->list.items = xmalloc(v->list.cap * sizeof *v->list.items);
@@ -58,6 +59,8 @@ void value_free(struct value *v)
     }
     if (v->type == VALUE_STRING) {
         free(v->str.p);
+    } else if (v->type == VALUE_HASH || v->type == VALUE_SET) {
+        dict_free(v->dict);
     } else {
         for (size_t i = 0; i < v->list.len; i++) {
             free(value_list_at(v, i));
@@ -65,6 +68,62 @@ void value_free(struct value *v)
         free(v->list.items);
     }
     free(v);
+}
+
+static void free_elem(void *p)
+{
+    free(p);
+}
+
+struct value *value_new_hash(void)
+{
+    struct value *v = xcalloc(1, sizeof *v);
+    v->type = VALUE_HASH;
+    v->dict = dict_new(free_elem);
+    return v;
+}
+
+struct value *value_new_set(void)
+{
+    struct value *v = xcalloc(1, sizeof *v);
+    v->type = VALUE_SET;
+    v->dict = dict_new(NULL);
+    return v;
+}
+
+static void dup_entry(void *arg, const struct dict_entry *e)
+{
+    struct value *to = arg;
+    void *copy = NULL;
+    if (to->type == VALUE_HASH) {
+        const struct lelem *x = e->v;
+        copy = lelem_new(x->data, x->len);
+    }
+    dict_set(to->dict, e->key, e->klen, copy);
+}
+
+struct value *value_dup(const struct value *v)
+{
+    struct value *c;
+    switch (v->type) {
+    case VALUE_STRING:
+        c = value_new_string(v->str.p, v->str.len);
+        break;
+    case VALUE_LIST:
+        c = value_new_list();
+        for (size_t i = 0; i < v->list.len; i++) {
+            const struct lelem *e = value_list_at(v, i);
+            value_list_push(c, false, e->data, e->len);
+        }
+        break;
+    default:
+        c = v->type == VALUE_HASH ? value_new_hash() : value_new_set();
+        dict_reserve(c->dict, dict_size(v->dict));
+        dict_foreach(v->dict, dup_entry, c);
+        break;
+    }
+    c->expire_ms = v->expire_ms;
+    return c;
 }
 
 struct lelem *lelem_new(const void *p, size_t len)

@@ -1,4 +1,4 @@
-/* value: the value types a key can hold (strings and lists).
+/* value: the value types a key can hold (strings, lists, hashes, sets).
  *
  * A value is owned by whoever holds its pointer: the store once it has been
  * handed to store_set, the caller otherwise. Strings are byte arrays (not
@@ -10,8 +10,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-enum value_type { VALUE_STRING = 0, VALUE_LIST = 1 };
+enum value_type {
+    VALUE_STRING = 0,
+    VALUE_LIST = 1,
+    VALUE_HASH = 2,
+    VALUE_SET = 3,
+};
+
+struct dict;
 
 /* One list element: length-prefixed bytes, NUL-terminated for convenience. */
 struct lelem {
@@ -21,6 +29,8 @@ struct lelem {
 
 struct value {
     enum value_type type;
+    int64_t expire_ms; /* unix ms, 0 when the key does not expire */
+    uint64_t version;  /* store version of the last write naming the key */
     union {
         struct {
             char *p;
@@ -33,6 +43,7 @@ struct value {
             size_t head; /* slot of element 0 */
             size_t len;
         } list;
+        struct dict *dict; /* VALUE_HASH, VALUE_SET */
     };
 };
 
@@ -41,6 +52,11 @@ struct value *value_new_string(const void *p, size_t len);
 void value_string_set(struct value *v, const void *p, size_t len);
 void value_string_append(struct value *v, const void *p, size_t len);
 struct value *value_new_list(void);
+/* An empty hash (field -> struct lelem *) or set (member -> NULL). */
+struct value *value_new_hash(void);
+struct value *value_new_set(void);
+/* A deep copy (COPY), expiry time included, stamp 0. */
+struct value *value_dup(const struct value *v);
 void value_free(struct value *v);
 
 struct lelem *lelem_new(const void *p, size_t len);
