@@ -48,6 +48,18 @@ struct cmd_ctx {
 
 typedef void (*cmd_fn)(struct cmd_ctx *c);
 
+/* Per-command statistics of a node (INFO commandstats), indexed by
+ * command_index: calls and usec as the node that received the command
+ * sees them, rejected_calls for commands refused before running (unknown
+ * subcommand, arity, subscribed mode...), failed_calls for those whose
+ * reply was an error. */
+struct cmd_stat {
+    uint64_t calls;
+    uint64_t usec;
+    uint64_t rejected_calls;
+    uint64_t failed_calls;
+};
+
 struct command {
     const char *name; /* lower case */
     int arity;        /* > 0 exact, < 0 at least -arity (argv[0] counts) */

@@ -142,6 +142,9 @@ void conn_accept(struct server *srv)
     uv_tcp_nodelay(&c->tcp, 1);
     c->id = ++srv->next_conn_id;
     c->created_ms = server_time_ms();
+    c->last_ms = c->created_ms;
+    c->resp = 2;
+    snprintf(c->last_cmd, sizeof c->last_cmd, "NULL");
     struct sockaddr_storage ss;
     int len = sizeof ss;
     char host[48] = "?";
@@ -271,6 +274,8 @@ struct slot *conn_slot_new(struct conn *c)
 {
     struct slot *s = xcalloc(1, sizeof *s);
     s->conn = c;
+    s->resp = (uint8_t)c->resp;
+    s->stat = -1;
     if (c->tail) {
         c->tail->next = s;
     } else {

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <uv.h>
 
 #include "buf.h"
@@ -35,6 +36,10 @@ struct slot {
     struct buf reply;
     bool ready;
     bool in_batch;
+    uint8_t resp;        /* the client's protocol when the slot was made */
+    bool watch;          /* a WATCH's stamps: see multi.h */
+    uint64_t started_ns; /* when the command was dispatched (stats) */
+    int stat;            /* command_index for stats, -1 for none */
 };
 
 struct conn {
@@ -59,8 +64,14 @@ struct conn {
     bool reading;
     bool closing;
     bool close_after_reply;
-    bool readonly; /* READONLY: keyed reads served from local state */
-    bool is_proxy; /* another node's proxy link (RAFT.PROXY) */
+    bool readonly;       /* READONLY: keyed reads served from local state */
+    bool is_proxy;       /* another node's proxy link (RAFT.PROXY) */
+    int resp;            /* 2, or 3 after HELLO 3 */
+    char *name;          /* CLIENT SETNAME (NULL for none), owned */
+    uint64_t last_ms;    /* when the last command arrived */
+    char last_cmd[40];   /* its name, lower case ("NULL" before any) */
+    struct multi *multi; /* MULTI/WATCH state (multi.h), NULL when none */
+    struct dict *channels, *patterns; /* subscriptions (pubsub.h) */
 };
 
 /* Accept a pending connection on the server's listener. */

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "command.h"
 #include "conn.h"
+#include "mem.h"
 #include "node.h"
 #include "persist.h"
 #include "store.h"
@@ -115,6 +117,9 @@ int server_init(struct server *s, struct config *cfg)
     signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&s->loop);
     s->store = store_new();
+    size_t ncommands;
+    command_table(&ncommands);
+    s->cmdstats = xcalloc(ncommands, sizeof *s->cmdstats);
     log_write(&s->log, LOG_NOTICE, "redis-raft starting: pid %d",
               (int)s->log.pid);
     log_write(&s->log, LOG_NOTICE,
@@ -143,6 +148,7 @@ int server_init(struct server *s, struct config *cfg)
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         store_free(s->store);
+        free(s->cmdstats);
         log_close(&s->log);
         config_free(&s->cfg);
         return -1;
@@ -228,6 +234,8 @@ int server_run(struct server *s)
     store_free(s->store);
 #endif
     s->store = NULL;
+    free(s->cmdstats);
+    s->cmdstats = NULL;
     int rv = uv_loop_close(&s->loop);
     if (rv != 0) {
         log_write(&s->log, LOG_WARNING, "Event loop closed with open handles");

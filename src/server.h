@@ -15,6 +15,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "log.h"
+#include "command.h"
 #include "persist.h"
 
 struct store;
@@ -28,6 +29,7 @@ struct server_stats {
     uint64_t net_input_bytes;
     uint64_t net_output_bytes;
     uint64_t entries_applied;
+    uint64_t pubsub_messages; /* messages delivered to local subscribers */
 };
 
 struct server {
@@ -50,6 +52,7 @@ struct server {
     uint64_t next_conn_id;
     uint64_t start_ms;
     struct server_stats stats;
+    struct cmd_stat *cmdstats; /* one per command_table entry */
     bool shutting_down; /* no new connections; a leader transfers first */
     bool closing;       /* connections and raft are being closed */
     int exit_code;
