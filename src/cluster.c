@@ -131,16 +131,26 @@ static void run_local(struct cluster *cl, struct slot *slot,
                       const struct command *cmd, int argc,
                       const char *const *argv, const size_t *argvlen)
 {
+    /* Expiry as of now: the keyspace clock, or this node's clock when
+     * ahead (an idle follower's keyspace clock does not move). */
+    struct store *store = cl->srv->store;
+    int64_t clock = store->now_ms, now = (int64_t)server_time_ms();
+    if (now > clock) {
+        store->now_ms = now;
+    }
     struct cmd_ctx ctx = {
         .argc = argc,
         .argv = argv,
         .argvlen = argvlen,
         .reply = &slot->reply,
-        .store = cl->srv->store,
-        .time_ms = server_time_ms(),
+        .store = store,
+        .time_ms = (uint64_t)store->now_ms,
+        .resp = slot->resp,
+        .seed = store_hash(&slot, sizeof slot, (uint64_t)now),
     };
     buf_clear(&slot->reply);
     cmd->fn(&ctx);
+    store->now_ms = clock;
     conn_slot_ready(slot);
 }
 
@@ -161,7 +171,8 @@ static void route(struct cluster *cl, struct slot *slot,
     }
     if (node_can_propose(srv->node)) {
         batcher_add(&srv->batcher, slot, argc, (char *const *)argv, argvlen,
-                    (cmd->flags & CMD_READ) ? ENTRY_CMD_READONLY : 0);
+                    ((cmd->flags & CMD_READ) ? ENTRY_CMD_READONLY : 0) |
+                        (slot->resp >= 3 ? ENTRY_CMD_RESP3 : 0));
         return;
     }
     bool leading = node_is_leader(srv->node); /* transferring leadership */
@@ -196,16 +207,18 @@ static unsigned conn_flags(const struct conn *c)
            (c->is_proxy ? ROUTE_PROXIED : 0);
 }
 
-void cluster_route(struct cluster *cl, struct conn *c,
-                   const struct command *cmd, int argc, char *const *argv,
-                   const size_t *argvlen)
+struct slot *cluster_route(struct cluster *cl, struct conn *c,
+                           const struct command *cmd, int argc,
+                           char *const *argv, const size_t *argvlen, bool watch)
 {
     struct slot *slot = conn_slot_new(c);
     slot->in_batch = true; /* its reply comes later, from elsewhere */
+    slot->watch = watch;
     uint64_t deadline =
         uv_now(&cl->srv->loop) + (uint64_t)cl->srv->cfg.leader_wait_timeout;
     route(cl, slot, cmd, conn_flags(c), argc, (const char *const *)argv,
           argvlen, deadline);
+    return slot;
 }
 
 void cluster_reroute(struct cluster *cl, struct slot *slot, int argc,

@@ -16,6 +16,7 @@
 #define CLUSTER_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -41,10 +42,12 @@ struct cluster {
 
 void cluster_init(struct cluster *cl, struct server *srv);
 void cluster_close(struct cluster *cl);
-/* Route a keyspace command from conn (argv is copied where kept). */
-void cluster_route(struct cluster *cl, struct conn *c,
-                   const struct command *cmd, int argc, char *const *argv,
-                   const size_t *argvlen);
+/* Route a keyspace command from conn (argv is copied where kept) into a
+ * new reply slot, returned (watch: it carries a WATCH's stamps, multi.h). */
+struct slot *cluster_route(struct cluster *cl, struct conn *c,
+                           const struct command *cmd, int argc,
+                           char *const *argv, const size_t *argvlen,
+                           bool watch);
 /* Route again a command that already has its slot (a batch that could not
  * be proposed because this node stopped leading). */
 void cluster_reroute(struct cluster *cl, struct slot *slot, int argc,

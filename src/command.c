@@ -152,7 +152,7 @@ static const struct command table[] = {
      cmd_unsubscribe},
     {"unwatch", 1, L, "noscript loading stale fast allow_busy", 0, 0, 0,
      cmd_unwatch},
-    {"watch", -2, R, "noscript loading stale fast allow_busy", 1, -1, 1,
+    {"watch", -2, L, "noscript loading stale fast allow_busy", 1, -1, 1,
      cmd_watch},
 };
 

@@ -1,6 +1,7 @@
 /* conn: client connections (see conn.h). */
 #include "conn.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,9 @@
 #include "command.h"
 #include "entry.h"
 #include "mem.h"
+#include "multi.h"
 #include "proto.h"
+#include "pubsub.h"
 #include "reply.h"
 #include "server.h"
 
@@ -19,6 +22,9 @@
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b);
 static void flush(struct conn *c);
+static void count_call(struct server *srv, int idx, uint64_t t0,
+                       const struct buf *reply, size_t from);
+static void want_resume(struct conn *c, bool kick);
 
 static void on_close(uv_handle_t *h)
 {
@@ -62,6 +68,10 @@ void conn_close(struct conn *c)
         c->in_flush = false;
     }
     srv->nconns--;
+    pubsub_forget(&srv->pubsub, c);
+    multi_free(c);
+    free(c->name);
+    c->name = NULL;
     /* Slots inside an in-flight batch become the batch's to free. */
     struct slot *s = c->head;
     while (s != NULL) {
@@ -295,6 +305,15 @@ void conn_slot_ready(struct slot *slot)
         free(slot);
         return;
     }
+    if (slot->stat >= 0) {
+        count_call(c->srv, slot->stat, slot->started_ns, &slot->reply, 0);
+    }
+    if (slot->watch) {
+        multi_watch_done(c, &slot->reply);
+        if (!c->closing && c->in.len > 0) {
+            want_resume(c, true); /* an EXEC may wait for this WATCH */
+        }
+    }
     slot->ready = true;
     if (!c->in_flush) {
         c->in_flush = true;
@@ -319,35 +338,149 @@ void conn_flush_pending(struct server *srv)
     }
 }
 
+/* Account one call of table entry idx that started at t0 (uv_hrtime) and
+ * wrote reply from offset `from`. */
+static void count_call(struct server *srv, int idx, uint64_t t0,
+                       const struct buf *reply, size_t from)
+{
+    struct cmd_stat *st = &srv->cmdstats[idx];
+    st->calls++;
+    st->usec += (uv_hrtime() - t0) / 1000;
+    if (reply->len > from && reply->data[from] == '-') {
+        st->failed_calls++;
+    }
+}
+
+struct buf *conn_push_buf(struct conn *c)
+{
+    if (c->closing || c->close_after_reply) {
+        return NULL;
+    }
+    struct buf *b = conn_reply_buf(c);
+    if (!c->in_flush) {
+        c->in_flush = true;
+        c->flush_next = c->srv->flush;
+        c->srv->flush = c;
+        server_kick(c->srv);
+    }
+    return b;
+}
+
+/* Commands a RESP2 client may send while subscribed. */
+static bool allowed_subscribed(const struct command *cmd)
+{
+    static const char *const ok[] = {
+        "subscribe", "unsubscribe", "psubscribe", "punsubscribe",
+        "ping",      "quit",        "reset"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        if (strcmp(cmd->name, ok[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Commands that run at once inside MULTI instead of being queued. */
+static bool runs_in_multi(const struct command *cmd)
+{
+    static const char *const now[] = {"exec",  "discard", "multi",
+                                      "watch", "quit",    "reset"};
+    for (size_t i = 0; i < sizeof now / sizeof now[0]; i++) {
+        if (strcmp(cmd->name, now[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Refuse cmd before it runs: rejected_calls, and a MULTI turns dirty. */
+static struct buf *reject(struct conn *c, const struct command *cmd)
+{
+    if (cmd != NULL) {
+        c->srv->cmdstats[command_index(cmd)].rejected_calls++;
+    }
+    if (multi_active(c)) {
+        multi_mark_dirty(c);
+    }
+    return conn_reply_buf(c);
+}
+
 static void dispatch(struct conn *c, struct proto_req *req)
 {
     struct server *srv = c->srv;
     const char *const *argv = (const char *const *)req->argv;
     srv->stats.commands_processed++;
+    c->last_ms = server_time_ms();
     const struct command *cmd = command_lookup(argv[0], req->argvlen[0]);
+    /* Internal commands: only RAFT.EXEC / RAFT.WATCH, from a proxy link. */
+    if (cmd != NULL && (cmd->flags & CMD_INTERNAL) &&
+        !(c->is_proxy &&
+          (cmd->flags & CMD_WRITE ? strcmp(cmd->name, "raft.exec")
+                                  : strcmp(cmd->name, "raft.watch")) == 0)) {
+        cmd = NULL;
+    }
     if (cmd == NULL) {
-        command_reply_unknown(conn_reply_buf(c), req->argc, argv, req->argvlen);
+        snprintf(c->last_cmd, sizeof c->last_cmd, "NULL");
+        command_reply_unknown(reject(c, NULL), req->argc, argv, req->argvlen);
         return;
     }
+    snprintf(c->last_cmd, sizeof c->last_cmd, "%s", cmd->name);
     if (!command_arity_ok(cmd, req->argc)) {
-        reply_arity_error(conn_reply_buf(c), cmd->name);
+        reply_arity_error(reject(c, cmd), cmd->name);
         return;
     }
+    if (c->resp < 3 && pubsub_count(c) > 0 && !allowed_subscribed(cmd)) {
+        reply_errorf(reject(c, cmd),
+                     "ERR Can't execute '%s': only (P|S)SUBSCRIBE / "
+                     "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in "
+                     "this context",
+                     cmd->name);
+        return;
+    }
+    if (multi_active(c) && !runs_in_multi(cmd)) {
+        if (strstr(cmd->redis_flags, "no_multi") != NULL ||
+            strstr(cmd->redis_flags, "pubsub") != NULL) {
+            reply_error(reject(c, cmd),
+                        "ERR Command not allowed inside a transaction");
+            return;
+        }
+        multi_queue(c, cmd, req->argc, req->argv, req->argvlen,
+                    conn_reply_buf(c));
+        return;
+    }
+    int idx = (int)command_index(cmd);
+    uint64_t t0 = uv_hrtime();
     if (cmd->flags & CMD_LOCAL) {
-        struct cmd_ctx ctx = {
-            .argc = req->argc,
-            .argv = argv,
-            .argvlen = req->argvlen,
-            .reply = conn_reply_buf(c),
-            .store = srv->store,
-            .time_ms = server_time_ms(),
-            .srv = srv,
-            .conn = c,
-        };
-        cmd->fn(&ctx);
+        struct buf *reply = conn_reply_buf(c);
+        size_t from = reply->len;
+        if (c->resp < 3 && pubsub_count(c) > 0 &&
+            strcmp(cmd->name, "ping") == 0 && req->argc <= 2) {
+            /* Subscribed RESP2 clients get PING as a message-like array. */
+            reply_array(reply, 2);
+            reply_bulk_str(reply, "pong");
+            reply_bulk(reply, req->argc == 2 ? argv[1] : "",
+                       req->argc == 2 ? req->argvlen[1] : 0);
+        } else {
+            struct cmd_ctx ctx = {
+                .argc = req->argc,
+                .argv = argv,
+                .argvlen = req->argvlen,
+                .reply = reply,
+                .store = srv->store,
+                .time_ms = server_time_ms(),
+                .resp = c->resp,
+                .srv = srv,
+                .conn = c,
+            };
+            cmd->fn(&ctx);
+        }
+        count_call(srv, idx, t0, reply, from);
         return;
     }
-    cluster_route(&srv->cluster, c, cmd, req->argc, req->argv, req->argvlen);
+    struct slot *slot = cluster_route(&srv->cluster, c, cmd, req->argc,
+                                      req->argv, req->argvlen, false);
+    slot->stat = idx;
+    slot->started_ns = t0;
 }
 
 void conn_process(struct conn *c)
@@ -372,6 +505,11 @@ void conn_process(struct conn *c)
             c->close_after_reply = true;
             stop_reading(c);
             pos = c->in.len;
+            break;
+        }
+        if (st == PROTO_OK && multi_must_wait(c, req.argv[0], req.argvlen[0])) {
+            /* Parsed again once the outstanding WATCH replies are back. */
+            proto_req_free(&req);
             break;
         }
         pos += used;

@@ -88,6 +88,10 @@ void conn_flush_pending(struct server *srv);
 void conn_resume_pending(struct server *srv);
 /* Parse and dispatch buffered requests while the limits allow. */
 void conn_process(struct conn *c);
+/* Where an unsolicited message (pub/sub) goes, in order after every reply
+ * still due; NULL when the connection is closing. It is written at the
+ * end of the loop iteration. */
+struct buf *conn_push_buf(struct conn *c);
 /* Close now (replies not yet written are dropped). */
 void conn_close(struct conn *c);
 

@@ -133,6 +133,7 @@ int server_init(struct server *s, struct config *cfg)
               s->cfg.maxclients, s->cfg.snapshot_threshold,
               s->cfg.snapshot_trailing);
     batcher_init(&s->batcher, s);
+    pubsub_init(&s->pubsub);
     cluster_init(&s->cluster, s);
     persist_init(&s->persist, s);
     if (node_start(s, &s->node) != 0) {
@@ -166,6 +167,7 @@ int server_init(struct server *s, struct config *cfg)
     uv_signal_init(&s->loop, &s->sig_int);
     s->sig_int.data = s;
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
+    expire_init(&s->expirer, s);
     log_write(&s->log, LOG_NOTICE,
               "Ready to accept connections on %s:%lld (raft port %lld)",
               s->cfg.bind, s->cfg.port, s->cfg.raft_port);
@@ -178,8 +180,10 @@ static void on_node_closed(struct server *s)
     uv_close((uv_handle_t *)&s->kick, NULL);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
+    expire_close(&s->expirer);
     batcher_close(&s->batcher);
     cluster_close(&s->cluster);
+    pubsub_close(&s->pubsub);
 }
 
 static void shutdown_now(struct server *s)

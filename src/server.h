@@ -16,7 +16,14 @@
 #include "config.h"
 #include "log.h"
 #include "command.h"
+#include "expire.h"
 #include "persist.h"
+#include "pubsub.h"
+
+/* The redis-server version whose behaviour we follow (INFO, HELLO). */
+#ifndef REDIS_COMPAT_VERSION
+#define REDIS_COMPAT_VERSION "7.0.15"
+#endif
 
 struct store;
 struct node;
@@ -45,6 +52,8 @@ struct server {
     struct batcher batcher;
     struct cluster cluster;
     struct persist persist;
+    struct pubsub pubsub;
+    struct expirer expirer;
     struct conn *conns;  /* all client connections */
     struct conn *resume; /* connections to process again */
     struct conn *flush;  /* connections with new replies to write */
