@@ -308,6 +308,13 @@ void conn_slot_ready(struct slot *slot)
     if (slot->stat >= 0) {
         count_call(c->srv, slot->stat, slot->started_ns, &slot->reply, 0);
     }
+    if (slot->wrap) {
+        struct buf b;
+        buf_init(&b);
+        reply_bulk(&b, slot->reply.data, slot->reply.len);
+        buf_free(&slot->reply);
+        slot->reply = b;
+    }
     if (slot->watch) {
         multi_watch_done(c, &slot->reply);
         if (!c->closing && c->in.len > 0) {
@@ -411,6 +418,19 @@ static void dispatch(struct conn *c, struct proto_req *req)
     const char *const *argv = (const char *const *)req->argv;
     srv->stats.commands_processed++;
     c->last_ms = server_time_ms();
+    /* A follower forwards a RESP3 client's command as RAFT.R3 <command>:
+     * it runs with RESP3 replies, relayed inside a bulk string (the
+     * follower's hiredis reader speaks RESP2 only, see proxy.h). */
+    bool wrap = false;
+    struct proto_req inner;
+    if (c->is_proxy && req->argc >= 2 &&
+        arg_is(argv[0], req->argvlen[0], "raft.r3")) {
+        wrap = true;
+        argv++;
+        inner =
+            (struct proto_req){req->argc - 1, req->argv + 1, req->argvlen + 1};
+        req = &inner;
+    }
     const struct command *cmd = command_lookup(argv[0], req->argvlen[0]);
     /* Internal commands: only RAFT.EXEC / RAFT.WATCH, from a proxy link. */
     if (cmd != NULL && (cmd->flags & CMD_INTERNAL) &&
@@ -477,8 +497,15 @@ static void dispatch(struct conn *c, struct proto_req *req)
         count_call(srv, idx, t0, reply, from);
         return;
     }
+    if (wrap) {
+        c->resp = 3; /* for the slot about to be made, then back */
+    }
     struct slot *slot = cluster_route(&srv->cluster, c, cmd, req->argc,
                                       req->argv, req->argvlen, false);
+    if (wrap) {
+        c->resp = 2;
+        slot->wrap = true;
+    }
     slot->stat = idx;
     slot->started_ns = t0;
 }

@@ -36,8 +36,9 @@ struct slot {
     struct buf reply;
     bool ready;
     bool in_batch;
-    uint8_t resp;        /* the client's protocol when the slot was made */
-    bool watch;          /* a WATCH's stamps: see multi.h */
+    uint8_t resp; /* the client's protocol when the slot was made */
+    bool watch;   /* a WATCH's stamps: see multi.h */
+    bool wrap;    /* RAFT.R3 from a proxy link: the reply goes in a bulk */
     uint64_t started_ns; /* when the command was dispatched (stats) */
     int stat;            /* command_index for stats, -1 for none */
 };

@@ -26,8 +26,9 @@
 
 struct waiting {
     struct waiting *next;
-    struct slot *slot;    /* NULL for our own RAFT.PROXY hello */
-    bool sent;            /* its bytes were handed to the socket */
+    struct slot *slot; /* NULL for our own RAFT.PROXY hello */
+    bool sent;         /* its bytes were handed to the socket */
+    bool resp3; /* sent as RAFT.R3: the reply comes inside a bulk string */
     struct proto_req req; /* a copy of the command until it is answered */
 };
 
@@ -303,6 +304,25 @@ static redisReplyObjectFunctions relay_functions = {
     create_string, create_array, create_integer, create_nil, free_object,
 };
 
+/* A RAFT.R3 reply: "$<n>\r\n<RESP3 reply>\r\n" becomes the RESP3 reply
+ * itself; anything else (an error about the command) stays as it is. */
+static void unwrap(struct buf *b)
+{
+    if (b->len < 4 || b->data[0] != '$') {
+        return;
+    }
+    const char *crlf = memchr(b->data, '\r', b->len);
+    if (crlf == NULL) {
+        return;
+    }
+    size_t head = (size_t)(crlf - b->data) + 2;
+    if (head + 2 > b->len) {
+        return;
+    }
+    b->len -= 2;
+    buf_consume(b, head);
+}
+
 static void on_link_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     struct link *l = s->data;
@@ -344,6 +364,9 @@ static void on_link_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
             p->hooks.reroute(p->hooks.arg, w->slot, w->req.argc,
                              (const char *const *)w->req.argv, w->req.argvlen);
         } else if (w->slot != NULL) {
+            if (w->resp3) {
+                unwrap(&l->cur);
+            }
             struct buf tmp = w->slot->reply;
             w->slot->reply = l->cur;
             l->cur = tmp;
@@ -485,10 +508,15 @@ void proxy_forward(struct proxy *p, const char *addr, struct slot *slot,
         return;
     }
     struct link *l = p->current;
-    reply_array(&l->out, argc);
+    bool resp3 = slot->resp >= 3;
+    reply_array(&l->out, argc + resp3);
+    if (resp3) {
+        reply_bulk(&l->out, "RAFT.R3", 7);
+    }
     for (int i = 0; i < argc; i++) {
         reply_bulk(&l->out, argv[i], argvlen[i]);
     }
     queue_waiting(l, slot, argc, argv, argvlen);
+    l->tail->resp3 = resp3;
     link_write(l);
 }
