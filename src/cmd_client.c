@@ -13,6 +13,7 @@
 
 #include "command.h"
 #include "conn.h"
+#include "dict.h"
 #include "mem.h"
 #include "multi.h"
 #include "num.h"
@@ -144,10 +145,9 @@ static void client_info(struct buf *b, const struct conn *cl, uint64_t now)
                "oll=%zu omem=%zu tot-mem=%zu events=%s cmd=%s user=default "
                "redir=-1 resp=%d",
                (unsigned long long)cl->id, cl->addr, laddr, (int)fd,
-               cl->name ? cl->name : "", age < 0 ? 0 : age,
-               idle < 0 ? 0 : idle, flags,
-               cl->channels ? dict_size(cl->channels) : 0,
-               cl->patterns ? dict_size(cl->patterns) : 0,
+               cl->name ? cl->name : "", age < 0 ? 0 : age, idle < 0 ? 0 : idle,
+               flags, cl->channels ? dict_size(cl->channels) : (size_t)0,
+               cl->patterns ? dict_size(cl->patterns) : (size_t)0,
                multi_active(cl) ? (long long)multi_queued(cl) : -1LL,
                cl->in.len, cl->in.cap - cl->in.len, cl->out.cap, cl->out.cap,
                cl->out.len, cl->nslots, omem, tot, events, cl->last_cmd,
@@ -185,8 +185,7 @@ static void client_list(struct cmd_ctx *c)
     if (c->argc == 4 && arg_is(c->argv[2], c->argvlen[2], "type")) {
         type = type_by_name(c->argv[3], c->argvlen[3]);
         if (type == CT_NONE) {
-            reply_errorf(c->reply, "ERR Unknown client type '%s'",
-                         c->argv[3]);
+            reply_errorf(c->reply, "ERR Unknown client type '%s'", c->argv[3]);
             return;
         }
     } else if (c->argc > 3 && arg_is(c->argv[2], c->argvlen[2], "id")) {
@@ -428,8 +427,8 @@ static const struct {
     const char *name;
     int arity;
 } client_subs[] = {
-    {"id", 2},       {"info", 2},     {"list", -2},     {"kill", -3},
-    {"setname", 3},  {"getname", 2},  {"getredir", 2},  {"unblock", -3},
+    {"id", 2},       {"info", 2},    {"list", -2},    {"kill", -3},
+    {"setname", 3},  {"getname", 2}, {"getredir", 2}, {"unblock", -3},
     {"no-evict", 3}, {"help", 2},
 };
 

@@ -10,6 +10,7 @@
 #include "command.h"
 #include "config.h"
 #include "conn.h"
+#include "dict.h"
 #include "memstats.h"
 #include "node.h"
 #include "persist.h"
@@ -197,6 +198,9 @@ static void info_stats(struct server *s, struct buf *b)
                "total_net_input_bytes:%llu\r\n"
                "total_net_output_bytes:%llu\r\n"
                "rejected_connections:%llu\r\n"
+               "expired_keys:%llu\r\n"
+               "pubsub_channels:%zu\r\n"
+               "pubsub_patterns:%zu\r\n"
                "raft_entries_proposed:%llu\r\n"
                "raft_commands_proposed:%llu\r\n"
                "raft_entries_applied:%llu\r\n"
@@ -206,10 +210,37 @@ static void info_stats(struct server *s, struct buf *b)
                (unsigned long long)s->stats.net_input_bytes,
                (unsigned long long)s->stats.net_output_bytes,
                (unsigned long long)s->stats.connections_rejected,
+               (unsigned long long)s->store->expired_keys,
+               dict_size(s->pubsub.channels), dict_size(s->pubsub.patterns),
                (unsigned long long)s->batcher.proposed_entries,
                (unsigned long long)s->batcher.proposed_commands,
                (unsigned long long)s->stats.entries_applied,
                s->batcher.ninflight);
+}
+
+/* One line per command that was called, refused or failed, as
+ * redis-server 7.0 prints them (subcommands are counted with their
+ * command here). */
+static void info_commandstats(struct server *s, struct buf *b)
+{
+    size_t n;
+    const struct command *table = command_table(&n);
+    buf_append_str(b, "# Commandstats\r\n");
+    for (size_t i = 0; i < n; i++) {
+        const struct cmd_stat *st = &s->cmdstats[i];
+        if (st->calls == 0 && st->rejected_calls == 0 &&
+            st->failed_calls == 0) {
+            continue;
+        }
+        buf_printf(b,
+                   "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,"
+                   "rejected_calls=%llu,failed_calls=%llu\r\n",
+                   table[i].name, (unsigned long long)st->calls,
+                   (unsigned long long)st->usec,
+                   st->calls ? (double)st->usec / (double)st->calls : 0.0,
+                   (unsigned long long)st->rejected_calls,
+                   (unsigned long long)st->failed_calls);
+    }
 }
 
 static void info_cluster(struct server *s, struct buf *b)
@@ -235,36 +266,48 @@ static void info_keyspace(struct server *s, struct buf *b)
     buf_append_str(b, "# Keyspace\r\n");
     size_t n = store_size(s->store);
     if (n > 0) {
-        buf_printf(b, "db0:keys=%zu,expires=0,avg_ttl=0\r\n", n);
+        buf_printf(b, "db0:keys=%zu,expires=%zu,avg_ttl=0\r\n", n,
+                   store_expires(s->store));
     }
 }
 
+/* In redis-server's order; dflt: part of INFO without arguments. */
 static const struct {
     const char *name;
     void (*fn)(struct server *, struct buf *);
+    bool dflt;
 } sections[] = {
-    {"server", info_server}, {"clients", info_clients},
-    {"memory", info_memory}, {"persistence", info_persistence},
-    {"stats", info_stats},   {"cluster", info_cluster},
-    {"raft", info_raft},     {"keyspace", info_keyspace},
+    {"server", info_server, true},
+    {"clients", info_clients, true},
+    {"memory", info_memory, true},
+    {"persistence", info_persistence, true},
+    {"stats", info_stats, true},
+    {"commandstats", info_commandstats, false},
+    {"cluster", info_cluster, true},
+    {"raft", info_raft, true},
+    {"keyspace", info_keyspace, true},
 };
 
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
+/* INFO [section ...]: sections by name (any case), "default" (what no
+ * argument gives), "all" and "everything" (every section); unknown names
+ * select nothing. Sections always come in the table's order. RESP3: a
+ * verbatim string. */
 void cmd_info(struct cmd_ctx *c)
 {
     bool want[NSECTIONS];
-    bool all = c->argc == 1;
-    memset(want, 0, sizeof want);
+    for (size_t k = 0; k < NSECTIONS; k++) {
+        want[k] = c->argc == 1 && sections[k].dflt;
+    }
     for (int i = 1; i < c->argc; i++) {
         const char *a = c->argv[i];
         size_t n = c->argvlen[i];
-        if (arg_is(a, n, "all") || arg_is(a, n, "everything") ||
-            arg_is(a, n, "default")) {
-            all = true;
-        }
+        bool all = arg_is(a, n, "all") || arg_is(a, n, "everything");
+        bool dflt = arg_is(a, n, "default");
         for (size_t k = 0; k < NSECTIONS; k++) {
-            if (arg_is(a, n, sections[k].name)) {
+            if (all || (dflt && sections[k].dflt) ||
+                arg_is(a, n, sections[k].name)) {
                 want[k] = true;
             }
         }
@@ -272,41 +315,32 @@ void cmd_info(struct cmd_ctx *c)
     struct buf b;
     buf_init(&b);
     for (size_t k = 0; k < NSECTIONS; k++) {
-        if (all || want[k]) {
+        if (want[k]) {
             if (b.len > 0) {
                 buf_append(&b, "\r\n", 2);
             }
             sections[k].fn(c->srv, &b);
         }
     }
-    reply_bulk(c->reply, b.data, b.len);
+    reply_verbatim(c->reply, b.data, b.len, c->resp);
     buf_free(&b);
 }
 
-/* --- CONFIG ----------------------------------------------------------------
+/* --- CONFIG ---------------------------------------------------------------
  */
 
 struct config_reply {
     struct buf items;
-    long long n;
-    const char *seen[64];
-    int nseen;
+    long long n; /* pairs */
 };
 
-static void config_collect(void *arg, const char *name, const char *value)
+static void config_collect(void *arg, const char *name, size_t len,
+                           const char *value)
 {
     struct config_reply *r = arg;
-    for (int i = 0; i < r->nseen; i++) {
-        if (r->seen[i] == name) {
-            return; /* matched by an earlier pattern */
-        }
-    }
-    if (r->nseen < 64) {
-        r->seen[r->nseen++] = name;
-    }
-    reply_bulk_str(&r->items, name);
+    reply_bulk(&r->items, name, len);
     reply_bulk_str(&r->items, value);
-    r->n += 2;
+    r->n++;
 }
 
 static void apply_runtime(struct server *s)
@@ -319,6 +353,33 @@ static void apply_runtime(struct server *s)
     }
 }
 
+/* CONFIG RESETSTAT: the counters redis-server resets (the raft counters
+ * and the pub/sub delivery count are not Redis's and stay). */
+static void reset_stats(struct server *s)
+{
+    size_t n;
+    command_table(&n);
+    s->stats.connections_received = 0;
+    s->stats.connections_rejected = 0;
+    s->stats.commands_processed = 0;
+    s->stats.net_input_bytes = 0;
+    s->stats.net_output_bytes = 0;
+    memset(s->cmdstats, 0, n * sizeof *s->cmdstats);
+    s->store->expired_keys = 0;
+}
+
+static const char *const config_help[] = {
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "HELP",
+    "    Prints this help.",
+};
+
 void cmd_config(struct cmd_ctx *c)
 {
     const char *sub = c->argv[1];
@@ -326,33 +387,36 @@ void cmd_config(struct cmd_ctx *c)
     struct server *s = c->srv;
     if (arg_is(sub, sublen, "get") && c->argc >= 3) {
         struct config_reply r;
-        memset(&r, 0, sizeof r);
-        for (int i = 2; i < c->argc; i++) {
-            config_match(&s->cfg, c->argv[i], config_collect, &r);
-        }
-        reply_array(c->reply, r.n);
+        buf_init(&r.items);
+        r.n = 0;
+        config_get(&s->cfg, c->argc - 2, c->argv + 2, c->argvlen + 2,
+                   config_collect, &r);
+        reply_map(c->reply, r.n, c->resp);
         buf_append(c->reply, r.items.data, r.items.len);
         buf_free(&r.items);
-    } else if (arg_is(sub, sublen, "set") && c->argc >= 4 && c->argc % 2 == 0) {
-        struct config saved = s->cfg;
-        char err[256];
-        for (int i = 2; i < c->argc; i += 2) {
-            /* Validate all first: strings are not runtime-settable, so a
-             * shallow copy restores every changed field. */
-            if (config_set(&s->cfg, c->argv[i], c->argv[i + 1], 1, err,
-                           sizeof err) != 0) {
-                s->cfg = saved;
-                reply_errorf(c->reply, "ERR CONFIG SET failed - %s", err);
-                return;
-            }
+    } else if (arg_is(sub, sublen, "set") && c->argc >= 4) {
+        char err[512];
+        if (c->argc % 2 != 0) {
+            reply_error(c->reply, ERR_SYNTAX);
+        } else if (config_set_many(&s->cfg, (c->argc - 2) / 2, c->argv + 2,
+                                   c->argvlen + 2, err, sizeof err) != 0) {
+            reply_error(c->reply, err);
+        } else {
+            apply_runtime(s);
+            reply_ok(c->reply);
         }
-        apply_runtime(s);
-        reply_ok(c->reply);
     } else if (arg_is(sub, sublen, "resetstat") && c->argc == 2) {
-        memset(&s->stats, 0, sizeof s->stats);
+        reset_stats(s);
         reply_ok(c->reply);
+    } else if (arg_is(sub, sublen, "help") && c->argc == 2) {
+        size_t n = sizeof config_help / sizeof config_help[0];
+        reply_array(c->reply, (long long)n);
+        for (size_t i = 0; i < n; i++) {
+            reply_status(c->reply, config_help[i]);
+        }
     } else if (arg_is(sub, sublen, "get") || arg_is(sub, sublen, "set") ||
-               arg_is(sub, sublen, "resetstat")) {
+               arg_is(sub, sublen, "resetstat") ||
+               arg_is(sub, sublen, "help")) {
         reply_subcommand_arity_error(c->reply, "config", sub, sublen);
     } else {
         reply_errorf(c->reply,
@@ -398,30 +462,60 @@ static void command_entry(struct buf *b, const struct command *cmd)
     reply_array(b, 0); /* subcommands */
 }
 
+/* Internal commands (RAFT.EXEC...) are not for clients: COMMAND hides
+ * them. */
+static bool visible(const struct command *cmd)
+{
+    return cmd != NULL && !(cmd->flags & CMD_INTERNAL);
+}
+
+static void command_all(struct buf *b)
+{
+    size_t n, nvisible = 0;
+    const struct command *table = command_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        nvisible += visible(&table[i]);
+    }
+    reply_array(b, (long long)nvisible);
+    for (size_t i = 0; i < n; i++) {
+        if (visible(&table[i])) {
+            command_entry(b, &table[i]);
+        }
+    }
+}
+
 void cmd_command(struct cmd_ctx *c)
 {
-    size_t n;
-    const struct command *table = command_table(&n);
     if (c->argc == 1) {
-        reply_array(c->reply, (long long)n);
-        for (size_t i = 0; i < n; i++) {
-            command_entry(c->reply, &table[i]);
-        }
+        command_all(c->reply);
         return;
     }
     const char *sub = c->argv[1];
     size_t sublen = c->argvlen[1];
-    if (arg_is(sub, sublen, "count") && c->argc == 2) {
-        reply_int(c->reply, (long long)n);
+    if (arg_is(sub, sublen, "count")) {
+        if (c->argc != 2) {
+            reply_subcommand_arity_error(c->reply, "command", sub, sublen);
+            return;
+        }
+        size_t n, nvisible = 0;
+        const struct command *table = command_table(&n);
+        for (size_t i = 0; i < n; i++) {
+            nvisible += visible(&table[i]);
+        }
+        reply_int(c->reply, (long long)nvisible);
     } else if (arg_is(sub, sublen, "info")) {
+        if (c->argc == 2) {
+            command_all(c->reply);
+            return;
+        }
         reply_array(c->reply, c->argc - 2);
         for (int i = 2; i < c->argc; i++) {
             const struct command *cmd =
                 command_lookup(c->argv[i], c->argvlen[i]);
-            if (cmd) {
+            if (visible(cmd)) {
                 command_entry(c->reply, cmd);
             } else {
-                reply_nil_array(c->reply, c->resp);
+                reply_nil(c->reply, c->resp);
             }
         }
     } else if (arg_is(sub, sublen, "docs")) {

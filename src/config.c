@@ -1,9 +1,9 @@
 /* config: the configuration table and its parsers. */
 #include "config.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <hiredis/sds.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "glob.h"
 #include "log.h"
 #include "mem.h"
 
@@ -111,6 +112,9 @@ static int parse_number(const char *s, int bytes, long long *out)
     return 0;
 }
 
+/* Parse value into d's field of c. On error writes redis-server 7.0's
+ * reason (as CONFIG SET words it, without the key's name) to err and
+ * returns -1, leaving the field unchanged. */
 static int set_def(struct config *c, const struct config_def *d,
                    const char *value, char *err, size_t errlen)
 {
@@ -127,8 +131,7 @@ static int set_def(struct config *c, const struct config_def *d,
         } else if (strcasecmp(value, "no") == 0) {
             v = 0;
         } else {
-            snprintf(err, errlen, "'%s': argument must be 'yes' or 'no'",
-                     d->name);
+            snprintf(err, errlen, "argument must be 'yes' or 'no'");
             return -1;
         }
         break;
@@ -136,24 +139,24 @@ static int set_def(struct config *c, const struct config_def *d,
         v = log_level_parse(value);
         if (v < 0) {
             snprintf(err, errlen,
-                     "'%s': invalid value '%s' (expected debug, verbose, "
-                     "notice or warning)",
-                     d->name, value);
+                     "argument(s) must be one of the following: debug, "
+                     "verbose, notice, warning");
             return -1;
         }
         break;
     case CT_INT:
     case CT_BYTES:
         if (parse_number(value, d->type == CT_BYTES, &v) != 0) {
-            snprintf(err, errlen,
-                     "'%s': argument '%s' couldn't be parsed into an integer",
-                     d->name, value);
+            snprintf(err, errlen, "%s",
+                     d->type == CT_BYTES
+                         ? "argument must be a memory value"
+                         : "argument couldn't be parsed into an integer");
             return -1;
         }
         if (v < d->min || v > d->max) {
             snprintf(err, errlen,
-                     "'%s': argument %lld must be between %lld and %lld",
-                     d->name, v, d->min, d->max);
+                     "argument must be between %lld and %lld inclusive", d->min,
+                     d->max);
             return -1;
         }
         break;
@@ -203,7 +206,9 @@ int config_set(struct config *c, const char *name, const char *value,
         snprintf(err, errlen, "'%s' can't be changed at run time", d->name);
         return -1;
     }
-    if (set_def(c, d, value, err, errlen) != 0) {
+    char why[200];
+    if (set_def(c, d, value, why, sizeof why) != 0) {
+        snprintf(err, errlen, "'%s': %s ('%s')", d->name, why, value);
         return -1;
     }
     c->explicit_keys |= 1ull << (d - defs);
@@ -405,7 +410,8 @@ int config_finish(struct config *c, char *err, size_t errlen)
 /* Read-only keys that tools written for redis-server ask about (for
  * example redis-benchmark's "CONFIG GET save"): they describe what
  * redis-raft does. Every acknowledged write is in the fsync'd Raft log,
- * which is what appendonly/appendfsync always promise on redis-server. */
+ * which is what appendonly/appendfsync always promise on redis-server.
+ * CONFIG SET accepts them only with the value they already have. */
 static const struct {
     const char *name;
     const char *value;
@@ -416,35 +422,140 @@ static const struct {
     {"databases", "1"},
 };
 
-void config_match(const struct config *c, const char *pattern,
-                  config_visit_fn fn, void *arg)
+#define NCOMPAT (sizeof compat / sizeof compat[0])
+/* Keys are numbered compat first, then defs. */
+#define NKEYS (NCOMPAT + NDEFS)
+
+static const char *key_name(size_t k)
 {
-    for (size_t i = 0; i < sizeof compat / sizeof compat[0]; i++) {
-        if (fnmatch(pattern, compat[i].name, FNM_CASEFOLD) == 0) {
-            fn(arg, compat[i].name, compat[i].value);
+    return k < NCOMPAT ? compat[k].name : defs[k - NCOMPAT].name;
+}
+
+/* Key k's current value as text (tmp holds numbers). */
+static const char *key_value(const struct config *c, size_t k, char *tmp,
+                             size_t tmplen)
+{
+    if (k < NCOMPAT) {
+        return compat[k].value;
+    }
+    const struct config_def *d = &defs[k - NCOMPAT];
+    const void *field = (const char *)c + d->offset;
+    switch (d->type) {
+    case CT_STRING:
+        return *(char *const *)field;
+    case CT_LOGLEVEL:
+        return log_level_name((int)*(const long long *)field);
+    case CT_BOOL:
+        return *(const long long *)field ? "yes" : "no";
+    default:
+        snprintf(tmp, tmplen, "%lld", *(const long long *)field);
+        return tmp;
+    }
+}
+
+/* The key named exactly name (any case), or -1. */
+static long find_key(const char *name, size_t len)
+{
+    for (size_t k = 0; k < NKEYS; k++) {
+        const char *kn = key_name(k);
+        if (strlen(kn) == len && strncasecmp(kn, name, len) == 0) {
+            return (long)k;
         }
     }
-    for (size_t i = 0; i < NDEFS; i++) {
-        const struct config_def *d = &defs[i];
-        if (fnmatch(pattern, d->name, FNM_CASEFOLD) != 0) {
+    return -1;
+}
+
+void config_get(const struct config *c, int n, const char *const *patterns,
+                const size_t *lens, config_visit_fn fn, void *arg)
+{
+    bool seen[NKEYS];
+    memset(seen, 0, sizeof seen);
+    char tmp[32];
+    for (int i = 0; i < n; i++) {
+        const char *p = patterns[i];
+        size_t plen = lens[i];
+        bool glob = memchr(p, '*', plen) || memchr(p, '?', plen) ||
+                    memchr(p, '[', plen);
+        if (!glob) {
+            /* An exact name is reported as the client spelled it. */
+            long k = find_key(p, plen);
+            if (k >= 0 && !seen[k]) {
+                seen[k] = true;
+                fn(arg, p, plen, key_value(c, (size_t)k, tmp, sizeof tmp));
+            }
             continue;
         }
-        const void *field = (const char *)c + d->offset;
-        char tmp[32];
-        const char *val = tmp;
-        switch (d->type) {
-        case CT_STRING:
-            val = *(char *const *)field;
-            break;
-        case CT_LOGLEVEL:
-            val = log_level_name((int)*(const long long *)field);
-            break;
-        case CT_BOOL:
-            val = *(const long long *)field ? "yes" : "no";
-            break;
-        default:
-            snprintf(tmp, sizeof tmp, "%lld", *(const long long *)field);
+        for (size_t k = 0; k < NKEYS; k++) {
+            const char *kn = key_name(k);
+            if (!seen[k] && glob_match(p, plen, kn, strlen(kn), true)) {
+                seen[k] = true;
+                fn(arg, kn, strlen(kn), key_value(c, k, tmp, sizeof tmp));
+            }
         }
-        fn(arg, d->name, val);
     }
+}
+
+int config_set_many(struct config *c, int n, const char *const *argv,
+                    const size_t *lens, char *err, size_t errlen)
+{
+    long *keys = xcalloc(n > 0 ? (size_t)n : 1, sizeof *keys);
+    int rv = -1;
+    /* First pass: every name known, settable and given once. */
+    for (int i = 0; i < n; i++) {
+        const char *name = argv[2 * i];
+        size_t nlen = lens[2 * i];
+        long k = find_key(name, nlen);
+        keys[i] = k;
+        if (k < 0) {
+            snprintf(err, errlen,
+                     "ERR Unknown option or number of arguments for CONFIG "
+                     "SET - '%.*s'",
+                     (int)nlen, name);
+            goto out;
+        }
+        const char *why = NULL;
+        if ((size_t)k < NCOMPAT) {
+            if (strcmp(argv[2 * i + 1], compat[k].value) != 0) {
+                why = "can't set immutable config";
+            }
+        } else if (!(defs[k - NCOMPAT].flags & CF_RUNTIME)) {
+            why = "can't set immutable config";
+        }
+        for (int j = 0; j < i && why == NULL; j++) {
+            if (keys[j] == k) {
+                why = "duplicate parameter";
+            }
+        }
+        if (why != NULL) {
+            snprintf(err, errlen,
+                     "ERR CONFIG SET failed (possibly related to argument "
+                     "'%.*s') - %s",
+                     (int)nlen, name, why);
+            goto out;
+        }
+    }
+    /* Second pass: set them all, or none. Runtime keys are never strings,
+     * so a shallow copy restores every field. */
+    struct config saved = *c;
+    for (int i = 0; i < n; i++) {
+        if ((size_t)keys[i] < NCOMPAT) {
+            continue;
+        }
+        const struct config_def *d = &defs[keys[i] - (long)NCOMPAT];
+        assert(d->type != CT_STRING);
+        char why[200];
+        if (set_def(c, d, argv[2 * i + 1], why, sizeof why) != 0) {
+            *c = saved;
+            snprintf(err, errlen,
+                     "ERR CONFIG SET failed (possibly related to argument "
+                     "'%s') - %s",
+                     d->name, why);
+            goto out;
+        }
+        c->explicit_keys |= 1ull << (d - defs);
+    }
+    rv = 0;
+out:
+    free(keys);
+    return rv;
 }

@@ -46,18 +46,29 @@ void config_free(struct config *c);
  * to err and returns -1. */
 int config_parse_argv(struct config *c, int argc, char **argv, char *err,
                       size_t errlen);
-/* Set one key from its text value, as a file line or --option would. */
+/* Set one key from its text value, as a file line or --option would
+ * (runtime: refuse keys CONFIG SET may not change). On error writes a
+ * message naming the key to err and returns -1. */
 int config_set(struct config *c, const char *name, const char *value,
                int runtime, char *err, size_t errlen);
+/* CONFIG SET with redis-server 7.0's semantics: argv holds n name/value
+ * pairs (2n NUL-terminated strings, lens their lengths). Either every pair
+ * is set, or none is and err holds the whole error reply text ("ERR ...")
+ * for the first bad pair, and it returns -1. */
+int config_set_many(struct config *c, int n, const char *const *argv,
+                    const size_t *lens, char *err, size_t errlen);
 /* Fill derived values (raft-port, dir, leader-wait-timeout, seeds; a
  * node listed in cluster-nodes takes its port and raft port from its entry
  * unless they were given). Returns 0, or -1 with a message in err. */
 int config_finish(struct config *c, char *err, size_t errlen);
 
-/* Visit every key whose name matches a glob pattern (case-insensitive),
- * with its current value as text. */
-typedef void (*config_visit_fn)(void *arg, const char *name, const char *value);
-void config_match(const struct config *c, const char *pattern,
-                  config_visit_fn fn, void *arg);
+/* CONFIG GET: visit once every key one of the n patterns matches (glob,
+ * case-insensitive), with its current value as text. A pattern without
+ * glob characters names one key, reported as the pattern spells it, as
+ * redis-server 7.0 does. */
+typedef void (*config_visit_fn)(void *arg, const char *name, size_t len,
+                                const char *value);
+void config_get(const struct config *c, int n, const char *const *patterns,
+                const size_t *lens, config_visit_fn fn, void *arg);
 
 #endif

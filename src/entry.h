@@ -11,6 +11,13 @@
  *                 per argument: u32 length, bytes
  *   zero padding to a multiple of 8
  *
+ * Applying an entry moves the keyspace clock to its proposal time (never
+ * backwards: store.h), and every expiry decision uses that clock. Each
+ * command's randomness (SPOP) is derived from (nonce, seq, its position),
+ * so every node draws the same. A MULTI/EXEC transaction is ONE command
+ * here, RAFT.EXEC (multi.h), so it applies whole. ENTRY_CMD_RESP3 tells the
+ * origin node to encode that command's reply in RESP3.
+ *
  * (origin, nonce, seq) routes replies back to the clients on the origin
  * node: a restarted node replaying its old entries never mistakes them for
  * its new ones. Integrity on disk and on the wire is libraft's business: its

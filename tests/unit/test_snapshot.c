@@ -10,11 +10,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dict.h"
 #include "snapshot.h"
 #include "store.h"
 #include "value.h"
@@ -22,8 +24,15 @@
 /* The format's checksum seed (SNAPSHOT_SEED in snapshot.c; not exported).
  * test_byte_layout checks that hand-made images built with it equal the
  * encoder's bytes. */
-#define SEED         0x52524e53ull
-#define IMAGE_HEADER 32 /* magic, version, flags, image index, key count */
+#define SEED 0x52524e53ull
+/* Version 3 header: magic, version, flags, image index, clock, store
+ * version, key count; version 2 has no clock and no store version. */
+#define IMAGE_HEADER    48
+#define IMAGE_HEADER_V2 32
+#define V3              3u
+#define V2              2u
+#define KEY_EXPIRES     1u
+#define KEY_STAMPED     2u
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -63,11 +72,46 @@ static char *pattern(size_t n, uint64_t seed)
     return p;
 }
 
+struct same_elems {
+    struct dict *other;
+    bool hash;
+    size_t visited;
+};
+
+static void same_elem_visit(void *arg, const struct dict_entry *e)
+{
+    struct same_elems *se = arg;
+    se->visited++;
+    struct dict_entry *o = dict_find(se->other, e->key, e->klen);
+    assert_non_null(o);
+    if (!se->hash) {
+        assert_null(e->v);
+        assert_null(o->v);
+        return;
+    }
+    const struct lelem *x = e->v, *y = o->v;
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_int_equal(x->len, y->len);
+    if (x->len > 0) {
+        assert_memory_equal(x->data, y->data, x->len);
+    }
+}
+
 static void expect_same_value(const struct value *a, const struct value *b)
 {
     assert_non_null(a);
     assert_non_null(b);
     assert_int_equal(a->type, b->type);
+    assert_true(a->expire_ms == b->expire_ms);
+    assert_true(a->version == b->version);
+    if (a->type == VALUE_HASH || a->type == VALUE_SET) {
+        assert_int_equal(dict_size(a->dict), dict_size(b->dict));
+        struct same_elems se = {b->dict, a->type == VALUE_HASH, 0};
+        dict_foreach(a->dict, same_elem_visit, &se);
+        assert_int_equal(se.visited, dict_size(a->dict));
+        return;
+    }
     if (a->type == VALUE_STRING) {
         assert_int_equal(a->str.len, b->str.len);
         if (a->str.len > 0) {
@@ -97,13 +141,19 @@ static void same_visit(void *arg, const char *key, size_t klen,
 {
     struct same *sm = arg;
     sm->visited++;
-    expect_same_value(v, store_get(sm->other, key, klen));
+    /* raw: expired keys are part of the image too */
+    expect_same_value(v, store_get_raw(sm->other, key, klen));
 }
 
-/* Same size and every key of a is in b with an equal value: equal maps. */
+/* Same size and every key of a is in b with an equal value (expiry and
+ * stamp included): equal maps; and the same clock, store version and
+ * count of keys with an expiry time. */
 static void expect_same_store(const struct store *a, struct store *b)
 {
     assert_int_equal(store_size(a), store_size(b));
+    assert_true(a->now_ms == b->now_ms);
+    assert_true(a->version == b->version);
+    assert_int_equal(store_expires(a), store_expires(b));
     struct same sm = {b, 0};
     store_foreach(a, same_visit, &sm);
     assert_int_equal(sm.visited, store_size(a));
@@ -224,15 +274,27 @@ static void put_le(uint8_t *p, uint64_t v, int n)
     }
 }
 
-static void img_header(struct buf *b, uint32_t version, uint32_t flags,
-                       uint64_t image_index, uint64_t count)
+/* A header; version 2 has no clock and no store version (ignored). */
+static void img_header_full(struct buf *b, uint32_t version, uint32_t flags,
+                            uint64_t image_index, uint64_t clock,
+                            uint64_t stamps, uint64_t count)
 {
     buf_init(b);
     buf_append(b, "RRSNAP\0\1", 8);
     buf_put_u32(b, version);
     buf_put_u32(b, flags);
     buf_put_u64(b, image_index);
+    if (version != V2) {
+        buf_put_u64(b, clock);
+        buf_put_u64(b, stamps);
+    }
     buf_put_u64(b, count);
+}
+
+static void img_header(struct buf *b, uint32_t version, uint32_t flags,
+                       uint64_t image_index, uint64_t count)
+{
+    img_header_full(b, version, flags, image_index, 0, 0, count);
 }
 
 static void img_key(struct buf *b, uint8_t type, uint8_t kflags,
@@ -311,19 +373,23 @@ static void test_byte_layout(void **state)
 {
     (void)state;
     struct store *s = store_new();
+    s->now_ms = 0x1112131415161718ll;
+    s->version = 0x2122232425262728ull;
     store_set(s, "k\0y", 3, value_new_string("v\0", 2));
     struct buf got;
     buf_init(&got);
     snapshot_encode_image(s, 0x0102030405060708ull, &got);
     static const uint8_t head[] = {
-        'R', 'R', 'S', 'N', 'A', 'P', 0,   1, /* magic */
-        2,   0,   0,   0,                     /* version */
-        0,   0,   0,   0,                     /* flags */
-        8,   7,   6,   5,   4,   3,   2,   1, /* image index */
-        1,   0,   0,   0,   0,   0,   0,   0, /* key count */
-        0,   0,                               /* type, key flags */
-        3,   0,   0,   0,   'k', 0,   'y',    /* key */
-        2,   0,   0,   0,   'v', 0,           /* value */
+        'R',  'R',  'S',  'N',  'A',  'P',  0,    1,    /* magic */
+        3,    0,    0,    0,                            /* version */
+        0,    0,    0,    0,                            /* flags */
+        8,    7,    6,    5,    4,    3,    2,    1,    /* image index */
+        0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11, /* clock */
+        0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21, /* store version */
+        1,    0,    0,    0,    0,    0,    0,    0,    /* key count */
+        0,    0,                                        /* type, key flags */
+        3,    0,    0,    0,    'k',  0,    'y',        /* key */
+        2,    0,    0,    0,    'v',  0,                /* value */
     };
     assert_int_equal(got.len, sizeof head + 8);
     assert_memory_equal(got.data, head, sizeof head);
@@ -333,7 +399,8 @@ static void test_byte_layout(void **state)
 
     /* The same through the hand-made image helpers, and a list. */
     struct buf want;
-    img_header(&want, 2, 0, 0x0102030405060708ull, 1);
+    img_header_full(&want, V3, 0, 0x0102030405060708ull, 0x1112131415161718ull,
+                    0x2122232425262728ull, 1);
     img_key(&want, VALUE_STRING, 0, "k\0y", 3);
     img_bytes(&want, "v\0", 2);
     buf_put_u64(&want, image_sum(want.data, want.len));
@@ -345,8 +412,10 @@ static void test_byte_layout(void **state)
     static const size_t lens[] = {1, 0, 2};
     store_set(s, "k\0y", 3, list_of(3, items, lens));
     buf_clear(&got);
+    s->now_ms = 0;
+    s->version = 0;
     snapshot_encode_image(s, 0, &got);
-    img_header(&want, 2, 0, 0, 1);
+    img_header(&want, V3, 0, 0, 1);
     img_key(&want, VALUE_LIST, 0, "k\0y", 3);
     buf_put_u32(&want, 3);
     for (int i = 0; i < 3; i++) {
@@ -356,6 +425,80 @@ static void test_byte_layout(void **state)
     assert_int_equal(got.len, want.len);
     assert_memory_equal(got.data, want.data, want.len);
     buf_free(&want);
+
+    /* Key flags: an expiry time (bit 0) then a stamp (bit 1), each only
+     * when set; a hash's fields with their values; a set's members. One key
+     * per image, since key order is the dict's. */
+    struct store *t = store_new();
+    struct value *v = value_new_string("x", 1);
+    store_set(t, "e", 1, v);
+    store_set_expire(t, v, 0x0A0B0C0D0E0F1011ll);
+    v->version = 0x0102030405060709ull;
+    buf_clear(&got);
+    snapshot_encode_image(t, 0, &got);
+    static const uint8_t ehead[] = {
+        0,    3,                                        /* type, key flags */
+        1,    0,    0,    0,    'e',                    /* key */
+        0x11, 0x10, 0x0F, 0x0E, 0x0D, 0x0C, 0x0B, 0x0A, /* expiry */
+        9,    7,    6,    5,    4,    3,    2,    1,    /* stamp */
+        1,    0,    0,    0,    'x',                    /* value */
+    };
+    assert_int_equal(got.len, IMAGE_HEADER + sizeof ehead + 8);
+    assert_memory_equal(got.data + IMAGE_HEADER, ehead, sizeof ehead);
+    store_set_expire(t, v, 0); /* the stamp alone */
+    buf_clear(&got);
+    snapshot_encode_image(t, 0, &got);
+    img_header(&want, V3, 0, 0, 1);
+    img_key(&want, VALUE_STRING, KEY_STAMPED, "e", 1);
+    buf_put_u64(&want, 0x0102030405060709ull);
+    img_bytes(&want, "x", 1);
+    buf_put_u64(&want, image_sum(want.data, want.len));
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.data, want.data, want.len);
+    buf_free(&want);
+    v->version = 0; /* the expiry alone */
+    store_set_expire(t, v, 77);
+    buf_clear(&got);
+    snapshot_encode_image(t, 0, &got);
+    img_header(&want, V3, 0, 0, 1);
+    img_key(&want, VALUE_STRING, KEY_EXPIRES, "e", 1);
+    buf_put_u64(&want, 77);
+    img_bytes(&want, "x", 1);
+    buf_put_u64(&want, image_sum(want.data, want.len));
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.data, want.data, want.len);
+    buf_free(&want);
+    store_free(t);
+
+    t = store_new();
+    struct value *h = value_new_hash();
+    dict_set(h->dict, "f", 1, lelem_new("val", 3));
+    store_set(t, "h", 1, h);
+    buf_clear(&got);
+    snapshot_encode_image(t, 0, &got);
+    img_header(&want, V3, 0, 0, 1);
+    img_key(&want, VALUE_HASH, 0, "h", 1);
+    buf_put_u32(&want, 1);
+    img_bytes(&want, "f", 1);
+    img_bytes(&want, "val", 3);
+    buf_put_u64(&want, image_sum(want.data, want.len));
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.data, want.data, want.len);
+    buf_free(&want);
+    struct value *set = value_new_set();
+    dict_add(set->dict, "m\0", 2, NULL);
+    store_set(t, "h", 1, set);
+    buf_clear(&got);
+    snapshot_encode_image(t, 0, &got);
+    img_header(&want, V3, 0, 0, 1);
+    img_key(&want, VALUE_SET, 0, "h", 1);
+    buf_put_u32(&want, 1);
+    img_bytes(&want, "m\0", 2);
+    buf_put_u64(&want, image_sum(want.data, want.len));
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.data, want.data, want.len);
+    buf_free(&want);
+    store_free(t);
 
     /* The tail: header, length-prefixed entries, checksum. */
     struct buf tail;
@@ -855,7 +998,7 @@ static void test_refuses_bad_magic(void **state)
 {
     (void)state;
     struct buf b;
-    img_header(&b, 2, 0, 0, 1);
+    img_header(&b, V3, 0, 0, 1);
     img_string(&b, "k", "v");
     img_finish(&b);
     char err[160];
@@ -891,7 +1034,7 @@ static void test_refuses_wrong_version_and_flags(void **state)
     static const uint32_t flags[] = {1, 2, 0x80000000u, 0xFFFFFFFFu};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         struct buf b;
-        img_header(&b, 2, flags[i], 0, 1);
+        img_header(&b, V3, flags[i], 0, 1);
         img_string(&b, "k", "v");
         img_finish(&b);
         expect_refused_structurally(b.data, b.len);
@@ -904,7 +1047,7 @@ static void test_refuses_duplicate_key(void **state)
     (void)state;
     struct buf b;
     /* Control: two different keys decode. */
-    img_header(&b, 2, 0, 0, 2);
+    img_header(&b, V3, 0, 0, 2);
     img_string(&b, "k", "v1");
     img_string(&b, "k2", "v2");
     img_finish(&b);
@@ -917,14 +1060,14 @@ static void test_refuses_duplicate_key(void **state)
     buf_free(&b);
 
     /* The same key twice, with the same or another value or type. */
-    img_header(&b, 2, 0, 0, 2);
+    img_header(&b, V3, 0, 0, 2);
     img_string(&b, "k", "v1");
     img_string(&b, "k", "v2");
     img_finish(&b);
     expect_refused_structurally(b.data, b.len);
     buf_free(&b);
 
-    img_header(&b, 2, 0, 0, 3);
+    img_header(&b, V3, 0, 0, 3);
     img_key(&b, VALUE_STRING, 0, "a\0b", 3);
     img_bytes(&b, "x", 1);
     img_string(&b, "other", "y");
@@ -936,7 +1079,7 @@ static void test_refuses_duplicate_key(void **state)
     free(copy);
     buf_free(&b);
 
-    img_header(&b, 2, 0, 0, 3);
+    img_header(&b, V3, 0, 0, 3);
     img_key(&b, VALUE_STRING, 0, "a\0b", 3);
     img_bytes(&b, "x", 1);
     img_string(&b, "other", "y");
@@ -948,7 +1091,7 @@ static void test_refuses_duplicate_key(void **state)
     buf_free(&b);
 
     /* Among many keys. */
-    img_header(&b, 2, 0, 0, 1001);
+    img_header(&b, V3, 0, 0, 1001);
     char k[32];
     for (int i = 0; i < 1000; i++) {
         snprintf(k, sizeof k, "key:%d", i);
@@ -969,7 +1112,7 @@ static void test_refuses_unknown_type(void **state)
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         for (int last = 0; last <= 1; last++) {
             struct buf b;
-            img_header(&b, 2, 0, 0, 2);
+            img_header(&b, V3, 0, 0, 2);
             if (last) {
                 img_string(&b, "first", "ok");
             }
@@ -982,7 +1125,7 @@ static void test_refuses_unknown_type(void **state)
             expect_refused_structurally(b.data, b.len);
             buf_free(&b);
 
-            img_header(&b, 2, 0, 0, 2);
+            img_header(&b, V3, 0, 0, 2);
             if (last) {
                 img_string(&b, "first", "ok");
             }
@@ -1005,7 +1148,7 @@ static void test_refuses_key_flags(void **state)
     (void)state;
     for (int bit = 0; bit < 8; bit++) {
         struct buf b;
-        img_header(&b, 2, 0, 0, 2);
+        img_header(&b, V3, 0, 0, 2);
         img_string(&b, "first", "ok");
         img_key(&b, VALUE_STRING, (uint8_t)(1u << bit), "k", 1);
         img_bytes(&b, "v", 1);
@@ -1013,7 +1156,7 @@ static void test_refuses_key_flags(void **state)
         expect_refused_structurally(b.data, b.len);
         buf_free(&b);
         /* on a list key too */
-        img_header(&b, 2, 0, 0, 1);
+        img_header(&b, V3, 0, 0, 1);
         img_key(&b, VALUE_LIST, (uint8_t)(1u << bit), "l", 1);
         buf_put_u32(&b, 1);
         img_bytes(&b, "e", 1);
@@ -1027,7 +1170,7 @@ static void test_refuses_empty_list(void **state)
 {
     (void)state;
     struct buf b;
-    img_header(&b, 2, 0, 0, 2);
+    img_header(&b, V3, 0, 0, 2);
     img_string(&b, "first", "ok");
     img_key(&b, VALUE_LIST, 0, "l", 1);
     buf_put_u32(&b, 0);
@@ -1036,7 +1179,7 @@ static void test_refuses_empty_list(void **state)
     buf_free(&b);
 
     /* An empty list followed by what would be a valid next key. */
-    img_header(&b, 2, 0, 0, 2);
+    img_header(&b, V3, 0, 0, 2);
     img_key(&b, VALUE_LIST, 0, "l", 1);
     buf_put_u32(&b, 0);
     img_string(&b, "next", "ok");
@@ -1054,7 +1197,7 @@ static void test_refuses_bad_lengths(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct buf b;
         /* key length */
-        img_header(&b, 2, 0, 0, 1);
+        img_header(&b, V3, 0, 0, 1);
         img_key(&b, VALUE_STRING, 0, "k", 1);
         img_bytes(&b, "v", 1);
         img_finish(&b);
@@ -1063,7 +1206,7 @@ static void test_refuses_bad_lengths(void **state)
         expect_refused_structurally(b.data, b.len);
         buf_free(&b);
         /* string length */
-        img_header(&b, 2, 0, 0, 1);
+        img_header(&b, V3, 0, 0, 1);
         img_key(&b, VALUE_STRING, 0, "k", 1);
         buf_put_u32(&b, bad[i]);
         buf_append(&b, "v", 1);
@@ -1071,7 +1214,7 @@ static void test_refuses_bad_lengths(void **state)
         expect_refused_structurally(b.data, b.len);
         buf_free(&b);
         /* element count */
-        img_header(&b, 2, 0, 0, 1);
+        img_header(&b, V3, 0, 0, 1);
         img_key(&b, VALUE_LIST, 0, "l", 1);
         buf_put_u32(&b, bad[i]);
         img_bytes(&b, "e", 1);
@@ -1079,7 +1222,7 @@ static void test_refuses_bad_lengths(void **state)
         expect_refused_structurally(b.data, b.len);
         buf_free(&b);
         /* element length (second element, so the first is freed) */
-        img_header(&b, 2, 0, 0, 1);
+        img_header(&b, V3, 0, 0, 1);
         img_key(&b, VALUE_LIST, 0, "l", 1);
         buf_put_u32(&b, 2);
         img_bytes(&b, "e", 1);
@@ -1093,7 +1236,7 @@ static void test_refuses_bad_lengths(void **state)
     static const uint64_t counts[] = {2, 3, 1000, UINT64_MAX};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         struct buf b;
-        img_header(&b, 2, 0, 0, counts[i]);
+        img_header(&b, V3, 0, 0, counts[i]);
         img_string(&b, "k", "v");
         img_finish(&b);
         expect_refused(b.data, b.len);
