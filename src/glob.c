@@ -119,6 +119,9 @@ static bool match(const unsigned char *p, size_t pn, const unsigned char *s,
 bool glob_match(const char *pat, size_t plen, const char *s, size_t slen,
                 bool nocase)
 {
+    if (slen == 0) {
+        return plen == 0; /* as Redis's stringmatchlen: even "*" fails */
+    }
     return match((const unsigned char *)pat, plen, (const unsigned char *)s,
                  slen, nocase, 0);
 }

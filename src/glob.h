@@ -2,7 +2,8 @@
  * PSUBSCRIBE and CONFIG GET use it: '*' any run, '?' one byte, '[abc]',
  * '[^abc]', '[a-z]' classes, '\' escapes the next byte. Binary-safe: both
  * pattern and subject are byte arrays with lengths (glibc's fnmatch stops
- * at a NUL byte, which keys may contain). */
+ * at a NUL byte, which keys may contain). As in Redis, an empty subject
+ * matches only the empty pattern. */
 #ifndef GLOB_H
 #define GLOB_H
 
