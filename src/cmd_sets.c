@@ -117,9 +117,19 @@ static bool intset_order(const struct value *v, struct entries *a)
     return true;
 }
 
+static void reply_member_visit(void *arg, const struct dict_entry *e)
+{
+    reply_bulk(arg, e->key, e->klen);
+}
+
 /* Reply v's members as a set (RESP3) or an array (RESP2). */
 static void reply_members(struct cmd_ctx *c, const struct value *v)
 {
+    if (dict_size(v->dict) > SETS_INTSET_MAX) { /* never an intset */
+        reply_set(c->reply, (long long)dict_size(v->dict), c->resp);
+        dict_foreach(v->dict, reply_member_visit, c->reply);
+        return;
+    }
     struct entries a = {0};
     intset_order(v, &a);
     reply_set(c->reply, (long long)a.n, c->resp);

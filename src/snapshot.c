@@ -2,6 +2,7 @@
 #include "snapshot.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "dict.h"
 #include "store.h"
 #include "value.h"
+#include "zset.h"
 
 #define SNAPSHOT_MAGIC   "RRSNAP\0\1"
 #define SNAPSHOT_VERSION 3
@@ -28,6 +30,7 @@ struct writer {
     uint64_t hash; /* chained over the full blocks so far */
     uint64_t count;
     int err;
+    bool values; /* the dict being written is a hash's */
 };
 
 static void w_flush(struct writer *w)
@@ -100,7 +103,7 @@ static void write_elem(void *arg, const struct dict_entry *e)
     struct writer *w = arg;
     w_len(w, e->klen);
     w_put(w, e->key, e->klen);
-    if (e->v != NULL) { /* a hash field's value */
+    if (w->values) { /* a hash field's value */
         const struct lelem *x = e->v;
         w_len(w, x->len);
         w_put(w, x->data, x->len);
@@ -134,8 +137,19 @@ static void write_key(void *arg, const char *key, size_t klen,
             w_len(w, el->len);
             w_put(w, el->data, el->len);
         }
+    } else if (v->type == VALUE_ZSET) {
+        w_len(w, zset_len(v->zset));
+        for (const struct zset_node *x = zset_first(v->zset);
+             x != NULL && w->err == 0; x = zset_next(x)) {
+            uint64_t bits;
+            memcpy(&bits, &x->score, sizeof bits);
+            w_len(w, x->len);
+            w_put(w, x->member, x->len);
+            w_u64(w, bits);
+        }
     } else {
         w_len(w, dict_size(v->dict));
+        w->values = v->type == VALUE_HASH;
         dict_foreach(v->dict, write_elem, w);
     }
     w->count++;
@@ -145,7 +159,7 @@ int snapshot_write_image(const struct store *s, uint64_t image_index,
                          snapshot_sink sink, void *arg,
                          char block[SNAPSHOT_BLOCK])
 {
-    struct writer w = {sink, arg, block, 0, SNAPSHOT_SEED, 0, 0};
+    struct writer w = {sink, arg, block, 0, SNAPSHOT_SEED, 0, 0, false};
     w_put(&w, SNAPSHOT_MAGIC, 8);
     w_u32(&w, SNAPSHOT_VERSION);
     w_u32(&w, 0);
@@ -278,6 +292,30 @@ static int decode_elems(struct decoder *d, struct value *v, uint32_t n)
     return 0;
 }
 
+/* Decode a sorted set's n >= 1 members into v; returns 0 or -1 (NaN
+ * scores and duplicate members included). */
+static int decode_zset(struct decoder *d, struct value *v, uint32_t n)
+{
+    if (n == 0) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t mlen;
+        uint64_t bits;
+        const uint8_t *m;
+        double score;
+        if (take_u32(d, &mlen) != 0 || take(d, mlen, &m) != 0 ||
+            take_u64(d, &bits) != 0) {
+            return -1;
+        }
+        memcpy(&score, &bits, sizeof score);
+        if (score != score || zset_add(v->zset, m, mlen, score) != ZSET_ADDED) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Decode one key into s; returns 0 or -1. Version 2 keys have no flags,
  * and only strings and lists. */
 static int decode_key(struct decoder *d, struct store *s, uint32_t version)
@@ -321,6 +359,15 @@ static int decode_key(struct decoder *d, struct store *s, uint32_t version)
         }
         v = *type == VALUE_HASH ? value_new_hash() : value_new_set();
         if (decode_elems(d, v, n) != 0) {
+            value_free(v);
+            return -1;
+        }
+    } else if (*type == VALUE_ZSET && version >= 3) {
+        if (take_u32(d, &n) != 0) {
+            return -1;
+        }
+        v = value_new_zset();
+        if (decode_zset(d, v, n) != 0) {
             value_free(v);
             return -1;
         }
@@ -414,8 +461,12 @@ struct store *snapshot_decode(const void *data, size_t len,
     if (take_u64(&d, &image_index) != 0 ||
         (version >= 3 &&
          (take_u64(&d, &clock) != 0 || take_u64(&d, &stamps) != 0)) ||
-        take_u64(&d, &count) != 0 || clock > INT64_MAX) {
+        take_u64(&d, &count) != 0) {
         snprintf(err, errlen, "truncated snapshot");
+        return NULL;
+    }
+    if (clock > INT64_MAX) {
+        snprintf(err, errlen, "bad snapshot clock");
         return NULL;
     }
     struct store *s = store_new();

@@ -144,8 +144,9 @@ def encode(*args):
 
 
 def reply_length(buf, pos=0):
-    """Length of the complete RESP2 reply starting at buf[pos], or None if
-    buf holds only part of it. Raises ValueError on malformed replies."""
+    """Length of the complete RESP2 or RESP3 reply starting at buf[pos], or
+    None if buf holds only part of it. Raises ValueError on malformed
+    replies."""
     if pos >= len(buf):
         return None
     nl = buf.find(b'\r\n', pos)
@@ -153,24 +154,25 @@ def reply_length(buf, pos=0):
         return None
     kind = buf[pos:pos + 1]
     head = nl + 2 - pos
-    if kind in (b'+', b'-', b':'):
+    if kind in (b'+', b'-', b':', b'_', b',', b'#', b'('):
         return head
     n = int(buf[pos + 1:nl])
-    if kind == b'$':
+    if kind in (b'$', b'=', b'!'):
         if n < 0:
             return head
         if len(buf) < nl + 2 + n + 2:
             return None
         return head + n + 2
-    if kind == b'*':
+    if kind in (b'*', b'~', b'>', b'%'):
         total = head
-        for _ in range(max(n, 0)):
+        items = 2 * n if kind == b'%' else n
+        for _ in range(max(items, 0)):
             sub = reply_length(buf, pos + total)
             if sub is None:
                 return None
             total += sub
         return total
-    raise ValueError('not a RESP2 reply: %r' % buf[pos:pos + 64])
+    raise ValueError('not a RESP reply: %r' % buf[pos:pos + 64])
 
 
 def split_replies(buf):
