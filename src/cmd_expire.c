@@ -162,7 +162,13 @@ static void ttl_generic(struct cmd_ctx *c, bool ms, bool absolute)
     if (ttl < 0) {
         ttl = 0;
     }
-    reply_int(c->reply, ms ? ttl : (ttl + 500) / 1000);
+    if (!ms) {
+        /* Redis's (ttl+500)/1000, rounding to the nearest second, without
+         * its overflow near LLONG_MAX (redis-server's build replies the
+         * exact quotient there, as this does). ttl >= 0. */
+        ttl = ttl / 1000 + (ttl % 1000 + 500) / 1000;
+    }
+    reply_int(c->reply, ttl);
 }
 
 void cmd_ttl(struct cmd_ctx *c)
