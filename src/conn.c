@@ -52,19 +52,26 @@ void conn_close(struct conn *c)
         c->next->prev = c->prev;
     }
     if (c->in_resume) {
+        /* Not found when conn_resume_pending has detached the list it is
+         * walking (CLIENT KILL of a connection later in it): it stays
+         * there, and processing a closing connection does nothing. */
         struct conn **p = &srv->resume;
-        while (*p != c) {
+        while (*p != NULL && *p != c) {
             p = &(*p)->resume_next;
         }
-        *p = c->resume_next;
+        if (*p != NULL) {
+            *p = c->resume_next;
+        }
         c->in_resume = false;
     }
-    if (c->in_flush) {
+    if (c->in_flush) { /* the same, for conn_flush_pending's list */
         struct conn **p = &srv->flush;
-        while (*p != c) {
+        while (*p != NULL && *p != c) {
             p = &(*p)->flush_next;
         }
-        *p = c->flush_next;
+        if (*p != NULL) {
+            *p = c->flush_next;
+        }
         c->in_flush = false;
     }
     srv->nconns--;
