@@ -172,6 +172,9 @@ void cmd_raft_exec(struct cmd_ctx *c)
                 reply_ok(c->reply); /* nobody reads it on this node */
             }
         } else {
+            /* A message to the client itself must not land inside this
+             * array: without conn it is pushed after the EXEC reply. */
+            sub.conn = NULL;
             command_execute(cmd, &sub);
         }
     }

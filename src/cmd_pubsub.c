@@ -87,7 +87,7 @@ void cmd_publish(struct cmd_ctx *c)
     long long n = 0;
     if (c->srv != NULL) {
         n = pubsub_publish(&c->srv->pubsub, c->argv[1], c->argvlen[1],
-                           c->argv[2], c->argvlen[2]);
+                           c->argv[2], c->argvlen[2], c->conn, c->reply);
         c->srv->stats.pubsub_messages += (uint64_t)n;
     }
     reply_int(c->reply, n);
@@ -103,7 +103,7 @@ void cmd_pubsub(struct cmd_ctx *c)
                         c->argc == 3 ? c->argvlen[2] : 0, c->argc == 2,
                         c->reply);
     } else if (arg_is(sub, sublen, "numsub")) {
-        reply_map(c->reply, c->argc - 2, c->resp);
+        reply_array(c->reply, 2 * (long long)(c->argc - 2));
         for (int i = 2; i < c->argc; i++) {
             reply_bulk(c->reply, c->argv[i], c->argvlen[i]);
             reply_int(c->reply, pubsub_numsub(ps, c->argv[i], c->argvlen[i]));
@@ -113,7 +113,7 @@ void cmd_pubsub(struct cmd_ctx *c)
     } else if (arg_is(sub, sublen, "shardchannels") && c->argc <= 3) {
         reply_array(c->reply, 0);
     } else if (arg_is(sub, sublen, "shardnumsub")) {
-        reply_map(c->reply, c->argc - 2, c->resp);
+        reply_array(c->reply, 2 * (long long)(c->argc - 2));
         for (int i = 2; i < c->argc; i++) {
             reply_bulk(c->reply, c->argv[i], c->argvlen[i]);
             reply_int(c->reply, 0);
@@ -145,9 +145,12 @@ void cmd_pubsub(struct cmd_ctx *c)
             reply_status(c->reply, help[i]);
         }
     } else if (arg_is(sub, sublen, "channels") ||
-               arg_is(sub, sublen, "numpat") ||
-               arg_is(sub, sublen, "shardchannels") ||
-               arg_is(sub, sublen, "help")) {
+               arg_is(sub, sublen, "shardchannels")) {
+        reply_errorf(c->reply,
+                     "ERR unknown subcommand or wrong number of arguments for "
+                     "'%.128s'. Try PUBSUB HELP.",
+                     sub);
+    } else if (arg_is(sub, sublen, "numpat") || arg_is(sub, sublen, "help")) {
         reply_subcommand_arity_error(c->reply, "pubsub", sub, sublen);
     } else {
         reply_errorf(c->reply,

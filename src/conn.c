@@ -1,6 +1,7 @@
 /* conn: client connections (see conn.h). */
 #include "conn.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -394,6 +395,18 @@ static bool allowed_subscribed(const struct command *cmd)
     return false;
 }
 
+static bool has_subcommands(const struct command *cmd)
+{
+    static const char *const names[] = {"client", "cluster", "command",
+                                        "config", "pubsub"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(cmd->name, names[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Commands that run at once inside MULTI instead of being queued. */
 static bool runs_in_multi(const struct command *cmd)
 {
@@ -451,7 +464,17 @@ static void dispatch(struct conn *c, struct proto_req *req)
         command_reply_unknown(reject(c, NULL), req->argc, argv, req->argvlen);
         return;
     }
-    snprintf(c->last_cmd, sizeof c->last_cmd, "%s", cmd->name);
+    /* Commands with subcommands are known by both ("config|get"), as in
+     * CLIENT LIST and in redis-server's errors. */
+    if (req->argc >= 2 && has_subcommands(cmd)) {
+        int n = snprintf(c->last_cmd, sizeof c->last_cmd, "%s|%.*s", cmd->name,
+                         (int)req->argvlen[1], argv[1]);
+        for (int i = (int)strlen(cmd->name); i < n && c->last_cmd[i]; i++) {
+            c->last_cmd[i] = (char)tolower((unsigned char)c->last_cmd[i]);
+        }
+    } else {
+        snprintf(c->last_cmd, sizeof c->last_cmd, "%s", cmd->name);
+    }
     if (!command_arity_ok(cmd, req->argc)) {
         reply_arity_error(reject(c, cmd), cmd->name);
         return;
@@ -461,12 +484,11 @@ static void dispatch(struct conn *c, struct proto_req *req)
                      "ERR Can't execute '%s': only (P|S)SUBSCRIBE / "
                      "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in "
                      "this context",
-                     cmd->name);
+                     c->last_cmd);
         return;
     }
     if (multi_active(c) && !runs_in_multi(cmd)) {
-        if (strstr(cmd->redis_flags, "no_multi") != NULL ||
-            strstr(cmd->redis_flags, "pubsub") != NULL) {
+        if (strstr(cmd->redis_flags, "no_multi") != NULL) {
             reply_error(reject(c, cmd),
                         "ERR Command not allowed inside a transaction");
             return;

@@ -135,11 +135,18 @@ void pubsub_forget(struct pubsub *ps, struct conn *c)
     }
 }
 
-static void deliver(struct conn *c, const char *pat, size_t plen,
-                    const char *ch, size_t chlen, const char *msg,
+/* A publisher that is itself subscribed gets the message before the
+ * reply to its PUBLISH, as from redis-server: into that reply's buffer. */
+struct self {
+    struct conn *conn;
+    struct buf *reply;
+};
+
+static void deliver(const struct self *self, struct conn *c, const char *pat,
+                    size_t plen, const char *ch, size_t chlen, const char *msg,
                     size_t msglen)
 {
-    struct buf *b = conn_push_buf(c);
+    struct buf *b = c == self->conn ? self->reply : conn_push_buf(c);
     if (b == NULL) {
         return;
     }
@@ -155,6 +162,7 @@ static void deliver(struct conn *c, const char *pat, size_t plen,
 }
 
 struct pmatch {
+    const struct self *self;
     const char *ch, *msg;
     size_t chlen, msglen;
     long long n;
@@ -168,25 +176,28 @@ static void match_pattern(void *arg, const struct dict_entry *e)
     }
     const struct subs *s = e->v;
     for (size_t i = 0; i < s->n; i++) {
-        deliver(s->v[i], e->key, e->klen, m->ch, m->chlen, m->msg, m->msglen);
+        deliver(m->self, s->v[i], e->key, e->klen, m->ch, m->chlen, m->msg,
+                m->msglen);
         m->n++;
     }
 }
 
 long long pubsub_publish(struct pubsub *ps, const char *ch, size_t chlen,
-                         const char *msg, size_t msglen)
+                         const char *msg, size_t msglen, struct conn *publisher,
+                         struct buf *reply)
 {
+    struct self self = {publisher, reply};
     long long n = 0;
     struct dict_entry *e = dict_find(ps->channels, ch, chlen);
     if (e != NULL) {
         const struct subs *s = e->v;
         for (size_t i = 0; i < s->n; i++) {
-            deliver(s->v[i], NULL, 0, ch, chlen, msg, msglen);
+            deliver(&self, s->v[i], NULL, 0, ch, chlen, msg, msglen);
             n++;
         }
     }
     if (dict_size(ps->patterns) > 0) {
-        struct pmatch m = {ch, msg, chlen, msglen, 0};
+        struct pmatch m = {&self, ch, msg, chlen, msglen, 0};
         dict_foreach(ps->patterns, match_pattern, &m);
         n += m.n;
     }

@@ -42,9 +42,12 @@ bool pubsub_unsubscribe(struct pubsub *ps, struct conn *c, bool pattern,
 size_t pubsub_count(const struct conn *c);
 /* Unsubscribe c from everything without replies (close, RESET). */
 void pubsub_forget(struct pubsub *ps, struct conn *c);
-/* Deliver a message to every local subscriber; returns how many got it. */
+/* Deliver a message to every local subscriber; returns how many got it.
+ * publisher (NULL if none here) gets its copy in reply, ahead of the
+ * PUBLISH reply that follows. */
 long long pubsub_publish(struct pubsub *ps, const char *ch, size_t chlen,
-                         const char *msg, size_t msglen);
+                         const char *msg, size_t msglen, struct conn *publisher,
+                         struct buf *reply);
 /* PUBSUB CHANNELS [pattern] / NUMSUB / NUMPAT answers. */
 void pubsub_channels(struct pubsub *ps, const char *pat, size_t plen, bool all,
                      struct buf *reply);
