@@ -154,6 +154,24 @@ static const struct command table[] = {
      cmd_unwatch},
     {"watch", -2, L, "noscript loading stale fast allow_busy", 1, -1, 1,
      cmd_watch},
+    {"zadd", -4, W, "write denyoom fast", 1, 1, 1, cmd_zadd},
+    {"zcard", 2, R, "readonly fast", 1, 1, 1, cmd_zcard},
+    {"zcount", 4, R, "readonly fast", 1, 1, 1, cmd_zcount},
+    {"zincrby", 4, W, "write denyoom fast", 1, 1, 1, cmd_zincrby},
+    {"zlexcount", 4, R, "readonly fast", 1, 1, 1, cmd_zlexcount},
+    {"zmscore", -3, R, "readonly fast", 1, 1, 1, cmd_zmscore},
+    {"zpopmax", -2, W, "write fast", 1, 1, 1, cmd_zpopmax},
+    {"zpopmin", -2, W, "write fast", 1, 1, 1, cmd_zpopmin},
+    {"zrange", -4, R, "readonly", 1, 1, 1, cmd_zrange},
+    {"zrangebylex", -4, R, "readonly", 1, 1, 1, cmd_zrangebylex},
+    {"zrangebyscore", -4, R, "readonly", 1, 1, 1, cmd_zrangebyscore},
+    {"zrank", 3, R, "readonly fast", 1, 1, 1, cmd_zrank},
+    {"zrem", -3, W, "write fast", 1, 1, 1, cmd_zrem},
+    {"zrevrange", -4, R, "readonly", 1, 1, 1, cmd_zrevrange},
+    {"zrevrangebylex", -4, R, "readonly", 1, 1, 1, cmd_zrevrangebylex},
+    {"zrevrangebyscore", -4, R, "readonly", 1, 1, 1, cmd_zrevrangebyscore},
+    {"zrevrank", 3, R, "readonly fast", 1, 1, 1, cmd_zrevrank},
+    {"zscore", 3, R, "readonly fast", 1, 1, 1, cmd_zscore},
 };
 
 #define NCOMMANDS (sizeof table / sizeof table[0])
@@ -190,6 +208,47 @@ size_t command_index(const struct command *cmd)
     return (size_t)(cmd - table);
 }
 
+/* Did a write that replied reply[from..] leave its keys as they were?
+ * An error means nothing changed (handlers validate before they mutate);
+ * so does a 0 from the commands whose 0 means "did nothing", and a nil
+ * from SET without GET (NX/XX not met). Anything else counts as a change:
+ * a stamp too many only makes a WATCH abort (safe), one too few would
+ * let it run on changed data. */
+static bool unchanged(const struct command *cmd, const struct cmd_ctx *ctx,
+                      size_t from)
+{
+    static const char *const zero_is_noop[] = {
+        "del",       "expire",   "expireat", "hdel",    "hsetnx",
+        "lpushx",    "lrem",     "msetnx",   "persist", "pexpire",
+        "pexpireat", "renamenx", "rpushx",   "sadd",    "setnx",
+        "smove",     "srem",     "unlink",   "copy",
+    };
+    const char *r = ctx->reply->data + from;
+    size_t n = ctx->reply->len - from;
+    if (n > 0 && r[0] == '-') {
+        return true;
+    }
+    if (n == 4 && memcmp(r, ":0\r\n", 4) == 0) {
+        for (size_t i = 0; i < sizeof zero_is_noop / sizeof *zero_is_noop;
+             i++) {
+            if (strcmp(cmd->name, zero_is_noop[i]) == 0) {
+                return true;
+            }
+        }
+    }
+    if (strcmp(cmd->name, "set") == 0 &&
+        ((n == 5 && memcmp(r, "$-1\r\n", 5) == 0) ||
+         (n == 3 && memcmp(r, "_\r\n", 3) == 0))) {
+        for (int i = 3; i < ctx->argc; i++) {
+            if (arg_is(ctx->argv[i], ctx->argvlen[i], "get")) {
+                return false;
+            }
+        }
+        return true;
+    }
+    return false;
+}
+
 void command_execute(const struct command *cmd, struct cmd_ctx *ctx)
 {
     struct store *s = ctx->store;
@@ -199,12 +258,19 @@ void command_execute(const struct command *cmd, struct cmd_ctx *ctx)
         s->version++;
         s->writable = true;
     }
+    size_t from = ctx->reply->len;
     cmd->fn(ctx);
-    if (write && cmd->first_key > 0) {
+    if (write && cmd->first_key > 0 && !unchanged(cmd, ctx, from)) {
+        int first = cmd->first_key;
         int last =
             cmd->last_key < 0 ? ctx->argc + cmd->last_key : cmd->last_key;
-        for (int i = cmd->first_key; i <= last && i < ctx->argc;
-             i += cmd->step) {
+        /* Keys that are only read: COPY's source, the *STORE sources. */
+        if (strcmp(cmd->name, "copy") == 0) {
+            first = last = 2;
+        } else if (strstr(cmd->name, "store") != NULL) {
+            last = 1;
+        }
+        for (int i = first; i <= last && i < ctx->argc; i += cmd->step) {
             store_stamp(s, ctx->argv[i], ctx->argvlen[i]);
         }
     }

@@ -476,6 +476,15 @@ static void dispatch(struct conn *c, struct proto_req *req)
         snprintf(c->last_cmd, sizeof c->last_cmd, "%s", cmd->name);
     }
     if (!command_arity_ok(cmd, req->argc)) {
+        if (multi_active(c) && strcmp(cmd->name, "exec") == 0) {
+            /* redis-server's execCommandAbort: the refusal ends it. */
+            multi_discard(c);
+            reply_errorf(conn_reply_buf(c),
+                         "EXECABORT Transaction discarded because of: wrong "
+                         "number of arguments for '%s' command",
+                         cmd->name);
+            return;
+        }
         reply_arity_error(reject(c, cmd), cmd->name);
         return;
     }
