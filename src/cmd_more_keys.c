@@ -32,6 +32,8 @@ static const char *type_name(const struct value *v)
         return "hash";
     case VALUE_SET:
         return "set";
+    case VALUE_ZSET:
+        return "zset";
     }
     return "none";
 }

@@ -90,13 +90,15 @@ void cmd_exec(struct cmd_ctx *c)
     proto_req_free(&req);
 }
 
-/* RAFT.WATCH key...: each key's modification stamp, -1 when absent. */
+/* RAFT.WATCH key...: each key's modification stamp; for an absent key
+ * -1 - the store's version (deleting it later leaves a newer tombstone). */
 void cmd_raft_watch(struct cmd_ctx *c)
 {
     reply_array(c->reply, c->argc - 1);
     for (int i = 1; i < c->argc; i++) {
         struct value *v = store_get(c->store, c->argv[i], c->argvlen[i]);
-        reply_int(c->reply, v ? (long long)v->version : -1);
+        reply_int(c->reply, v ? (long long)v->version
+                              : -1 - (long long)c->store->version);
     }
 }
 
@@ -118,8 +120,13 @@ static bool watches_hold(struct cmd_ctx *c, int *i, long long nwatch)
             return false;
         }
         struct value *v = store_get(c->store, c->argv[k], c->argvlen[k]);
-        if (stamp < 0 ? v != NULL
-                      : v == NULL || (long long)v->version != stamp) {
+        if (stamp < 0) { /* absent: still absent, and not deleted since */
+            uint64_t since = (uint64_t)(-1 - stamp);
+            if (v != NULL ||
+                store_tomb(c->store, c->argv[k], c->argvlen[k]) > since) {
+                hold = false;
+            }
+        } else if (v == NULL || (long long)v->version != stamp) {
             hold = false;
         }
     }

@@ -215,6 +215,25 @@ void cmd_client(struct cmd_ctx *c);
 void cmd_hello(struct cmd_ctx *c);
 void cmd_reset(struct cmd_ctx *c);
 
+void cmd_zadd(struct cmd_ctx *c);
+void cmd_zcard(struct cmd_ctx *c);
+void cmd_zcount(struct cmd_ctx *c);
+void cmd_zincrby(struct cmd_ctx *c);
+void cmd_zlexcount(struct cmd_ctx *c);
+void cmd_zmscore(struct cmd_ctx *c);
+void cmd_zpopmax(struct cmd_ctx *c);
+void cmd_zpopmin(struct cmd_ctx *c);
+void cmd_zrange(struct cmd_ctx *c);
+void cmd_zrangebylex(struct cmd_ctx *c);
+void cmd_zrangebyscore(struct cmd_ctx *c);
+void cmd_zrank(struct cmd_ctx *c);
+void cmd_zrem(struct cmd_ctx *c);
+void cmd_zrevrange(struct cmd_ctx *c);
+void cmd_zrevrangebylex(struct cmd_ctx *c);
+void cmd_zrevrangebyscore(struct cmd_ctx *c);
+void cmd_zrevrank(struct cmd_ctx *c);
+void cmd_zscore(struct cmd_ctx *c);
+
 void cmd_raft_exec(struct cmd_ctx *c);
 void cmd_raft_expire(struct cmd_ctx *c);
 void cmd_raft_watch(struct cmd_ctx *c);

@@ -8,6 +8,13 @@ static int fold(int ch, bool nocase)
     return nocase ? tolower(ch) : ch;
 }
 
+/* Range bounds and the subject byte compare as (signed) chars, as Redis's
+ * "int start = pattern[0]" does; nocase lowers ASCII letters only. */
+static int range_fold(int ch, bool nocase)
+{
+    return nocase && ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch;
+}
+
 /* Match one class "[...]" starting after the '['; *pp, *pn advance past
  * the closing ']' (or to the end of an unterminated class). */
 static bool match_class(const unsigned char **pp, size_t *pn, int ch,
@@ -25,15 +32,18 @@ static bool match_class(const unsigned char **pp, size_t *pn, int ch,
         if (*p == '\\' && n >= 2) {
             p++;
             n--;
-            hit |= fold(*p, nocase) == fold(ch, nocase);
+            hit |= *p == ch; /* case-sensitive even with nocase, as Redis */
         } else if (n >= 3 && p[1] == '-') {
-            int lo = fold(p[0], nocase), hi = fold(p[2], nocase);
+            /* Swap first, lower after, as Redis does. */
+            int lo = (signed char)p[0], hi = (signed char)p[2];
             if (lo > hi) {
                 int t = lo;
                 lo = hi;
                 hi = t;
             }
-            int c = fold(ch, nocase);
+            lo = range_fold(lo, nocase);
+            hi = range_fold(hi, nocase);
+            int c = range_fold((signed char)ch, nocase);
             hit |= c >= lo && c <= hi;
             p += 2;
             n -= 2;
@@ -52,8 +62,11 @@ static bool match_class(const unsigned char **pp, size_t *pn, int ch,
     return hit != negate;
 }
 
+/* *skip (Redis's skipLongerMatches): once a '*' has tried every suffix of
+ * the subject without a match, no longer one can match either, so every
+ * enclosing '*' gives up at once (no exponential backtracking). */
 static bool match(const unsigned char *p, size_t pn, const unsigned char *s,
-                  size_t sn, bool nocase, int depth)
+                  size_t sn, bool nocase, int depth, bool *skip)
 {
     if (depth > 1000) {
         return false; /* pathological pattern: refuse rather than recurse */
@@ -69,10 +82,15 @@ static bool match(const unsigned char *p, size_t pn, const unsigned char *s,
                 return true;
             }
             for (size_t i = 0; i <= sn; i++) {
-                if (match(p + 1, pn - 1, s + i, sn - i, nocase, depth + 1)) {
+                if (match(p + 1, pn - 1, s + i, sn - i, nocase, depth + 1,
+                          skip)) {
                     return true;
                 }
+                if (*skip) {
+                    return false;
+                }
             }
+            *skip = true;
             return false;
         case '?':
             if (sn == 0) {
@@ -122,6 +140,7 @@ bool glob_match(const char *pat, size_t plen, const char *s, size_t slen,
     if (slen == 0) {
         return plen == 0; /* as Redis's stringmatchlen: even "*" fails */
     }
+    bool skip = false;
     return match((const unsigned char *)pat, plen, (const unsigned char *)s,
-                 slen, nocase, 0);
+                 slen, nocase, 0, &skip);
 }

@@ -166,6 +166,17 @@ int snapshot_write_image(const struct store *s, uint64_t image_index,
     w_u64(&w, image_index);
     w_u64(&w, (uint64_t)s->now_ms);
     w_u64(&w, s->version);
+    uint32_t ntombs = 0;
+    for (size_t i = 0; i < STORE_TOMBS; i++) {
+        ntombs += s->tomb[i] != 0;
+    }
+    w_u32(&w, ntombs);
+    for (size_t i = 0; i < STORE_TOMBS; i++) {
+        if (s->tomb[i] != 0) {
+            w_u32(&w, (uint32_t)i);
+            w_u64(&w, s->tomb[i]);
+        }
+    }
     w_u64(&w, store_size(s));
     store_foreach(s, write_key, &w);
     w_flush(&w);
@@ -383,6 +394,28 @@ static int decode_key(struct decoder *d, struct store *s, uint32_t version)
     return 0;
 }
 
+/* Tombstones: u32 count, then (u32 slot, u64 version) with slots strictly
+ * increasing below STORE_TOMBS and versions in 1..store version. */
+static int decode_tombs(struct decoder *d, struct store *s, uint64_t stamps)
+{
+    uint32_t n, slot;
+    uint64_t v;
+    long long prev = -1;
+    if (take_u32(d, &n) != 0 || n > STORE_TOMBS) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (take_u32(d, &slot) != 0 || take_u64(d, &v) != 0 ||
+            (long long)slot <= prev || slot >= STORE_TOMBS || v == 0 ||
+            v > stamps) {
+            return -1;
+        }
+        s->tomb[slot] = v;
+        prev = slot;
+    }
+    return 0;
+}
+
 static uint64_t image_checksum(const uint8_t *p, size_t n)
 {
     uint64_t h = SNAPSHOT_SEED;
@@ -460,8 +493,7 @@ struct store *snapshot_decode(const void *data, size_t len,
     }
     if (take_u64(&d, &image_index) != 0 ||
         (version >= 3 &&
-         (take_u64(&d, &clock) != 0 || take_u64(&d, &stamps) != 0)) ||
-        take_u64(&d, &count) != 0) {
+         (take_u64(&d, &clock) != 0 || take_u64(&d, &stamps) != 0))) {
         snprintf(err, errlen, "truncated snapshot");
         return NULL;
     }
@@ -470,6 +502,12 @@ struct store *snapshot_decode(const void *data, size_t len,
         return NULL;
     }
     struct store *s = store_new();
+    if ((version >= 3 && decode_tombs(&d, s, stamps) != 0) ||
+        take_u64(&d, &count) != 0) {
+        snprintf(err, errlen, "truncated snapshot or bad tombstones");
+        store_free(s);
+        return NULL;
+    }
     /* Every key takes at least 10 bytes: a count the data cannot hold is
      * refused below, but must not size the table first. */
     if (count <= len / 10) {

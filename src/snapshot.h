@@ -11,15 +11,17 @@
  *   IMAGE
  *     8  magic "RRSNAP\0\1"
  *     u32 version (3; version 2 files, without the clock, the stamp counter,
- *         key flags, hashes and sets, are still read)
+ *         key flags, hashes, sets and sorted sets, are still read)
  *     u32 flags (0)
  *     u64 image index: the raft index applied when the image was cut
  *         (informational; the tail says which index the snapshot is)
  *     u64 keyspace clock, unix ms (store.h: expiry decisions use it)
  *     u64 store version (store.h: WATCH's modification stamps)
+ *     u32 tombstone count, then per tombstone (store.h) u32 slot
+ *         (increasing, < STORE_TOMBS), u64 version (1..store version)
  *     u64 key count
  *     per key (expired keys included: the image is the exact state):
- *       u8  type (0 string, 1 list, 2 hash, 3 set)
+ *       u8  type (0 string, 1 list, 2 hash, 3 set, 4 sorted set)
  *       u8  key flags: bit 0 an expiry time follows, bit 1 a modification
  *           stamp follows; other bits 0
  *       u32 key length, key bytes
@@ -29,6 +31,9 @@
  *       hash:   u32 field count (> 0), then per field u32 length, bytes,
  *               u32 length, value bytes
  *       set:    u32 member count (> 0), then per member u32 length, bytes
+ *       zset:   u32 member count (> 0), then per member, in ascending
+ *               (score, member) order: u32 length, bytes, u64 score (the
+ *               IEEE-754 bits of the double; never NaN)
  *     u64 image checksum: over every image byte before it, in blocks of
  *         SNAPSHOT_BLOCK bytes: h = seed; h = store_hash(block, n, h)
  *   TAIL
@@ -38,9 +43,9 @@
  *     u64 tail checksum: store_hash(tail bytes before it, seed)
  *
  * snapshot_decode checks everything (magic, version, every length, both
- * checksums, duplicate keys, fields or members, no trailing bytes) and
- * builds a new store; on any error it returns NULL and leaves nothing
- * allocated, so a bad snapshot is never half-loaded. */
+ * checksums, duplicate keys, fields or members, NaN scores, no trailing
+ * bytes) and builds a new store; on any error it returns NULL and leaves
+ * nothing allocated, so a bad snapshot is never half-loaded. */
 #ifndef SNAPSHOT_H
 #define SNAPSHOT_H
 

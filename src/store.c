@@ -16,6 +16,21 @@ uint64_t store_hash(const void *p, size_t n, uint64_t seed)
     return dict_hash(p, n, seed);
 }
 
+size_t store_tomb_slot(const void *key, size_t klen)
+{
+    return (size_t)(dict_hash(key, klen, 0x70AB5703Eull) % STORE_TOMBS);
+}
+
+uint64_t store_tomb(const struct store *s, const void *key, size_t klen)
+{
+    return s->tomb[store_tomb_slot(key, klen)];
+}
+
+static void bury(struct store *s, const void *key, size_t klen)
+{
+    s->tomb[store_tomb_slot(key, klen)] = s->version;
+}
+
 struct store *store_new(void)
 {
     struct store *s = xcalloc(1, sizeof *s);
@@ -32,8 +47,14 @@ void store_free(struct store *s)
     free(s);
 }
 
+static void bury_entry(void *arg, const struct dict_entry *e)
+{
+    bury(arg, e->key, e->klen);
+}
+
 void store_clear(struct store *s)
 {
+    dict_foreach(s->d, bury_entry, s);
     dict_clear(s->d);
     s->nexpires = 0;
 }
@@ -79,6 +100,7 @@ struct value *store_get(struct store *s, const void *key, size_t klen)
     }
     if (s->writable) {
         forget(s, v);
+        bury(s, key, klen);
         dict_del(s->d, key, klen);
         s->expired_keys++;
     }
@@ -122,6 +144,7 @@ struct value *store_take(struct store *s, const void *key, size_t klen)
     void *v;
     dict_take(s->d, key, klen, &v);
     forget(s, v);
+    bury(s, key, klen);
     return v;
 }
 

@@ -17,8 +17,13 @@
  * commands run on one node only, so they never delete.
  *
  * Modification stamps (WATCH): `version` counts applied write commands;
- * fsm stamps the keys a write command names with it (store_stamp), and
- * EXEC compares stamps. Both are part of the replicated state.
+ * fsm stamps the keys a write command changed with it (store_stamp), and
+ * EXEC compares stamps. A deleted key leaves its stamp in a tombstone:
+ * STORE_TOMBS slots indexed by a hash of the key, each holding the
+ * version of the last deletion of any key hashing there, so a WATCH of an
+ * absent key can tell "created and deleted again" from "never touched"
+ * (a shared slot can only make EXEC abort needlessly, never run wrongly).
+ * Version, stamps and tombstones are all part of the replicated state.
  * Pure: no I/O, no libuv, no raft. */
 #ifndef STORE_H
 #define STORE_H
@@ -30,13 +35,16 @@
 #include "dict.h"
 #include "value.h"
 
+#define STORE_TOMBS 1024
+
 struct store {
     struct dict *d;
-    int64_t now_ms;        /* keyspace clock (unix ms), replicated */
-    uint64_t version;      /* applied write commands, replicated */
-    bool writable;         /* applying a write: lazy expiry may delete */
-    size_t nexpires;       /* keys with an expiry time */
-    uint64_t expired_keys; /* this node's count (INFO), not replicated */
+    uint64_t tomb[STORE_TOMBS]; /* version of the last deletion, by slot */
+    int64_t now_ms;             /* keyspace clock (unix ms), replicated */
+    uint64_t version;           /* applied write commands, replicated */
+    bool writable;              /* applying a write: lazy expiry may delete */
+    size_t nexpires;            /* keys with an expiry time */
+    uint64_t expired_keys;      /* this node's count (INFO), not replicated */
 };
 
 struct store *store_new(void);
@@ -69,6 +77,10 @@ size_t store_expires(const struct store *s);
 void store_clear(struct store *s);
 /* Stamp key (if present) as modified by the write being applied. */
 void store_stamp(struct store *s, const void *key, size_t klen);
+/* The version of the last deletion of key (or of a key sharing its
+ * tombstone slot), 0 if none; and that slot's index. */
+uint64_t store_tomb(const struct store *s, const void *key, size_t klen);
+size_t store_tomb_slot(const void *key, size_t klen);
 
 /* Visit every key once, expired ones included, in no particular order.
  * The callback must not modify the store. */

@@ -6,6 +6,7 @@
 
 #include "dict.h"
 #include "mem.h"
+#include "zset.h"
 
 struct value *value_new_string(const void *p, size_t len)
 {
@@ -61,6 +62,8 @@ void value_free(struct value *v)
         free(v->str.p);
     } else if (v->type == VALUE_HASH || v->type == VALUE_SET) {
         dict_free(v->dict);
+    } else if (v->type == VALUE_ZSET) {
+        zset_free(v->zset);
     } else {
         for (size_t i = 0; i < v->list.len; i++) {
             free(value_list_at(v, i));
@@ -91,6 +94,14 @@ struct value *value_new_set(void)
     return v;
 }
 
+struct value *value_new_zset(void)
+{
+    struct value *v = xcalloc(1, sizeof *v);
+    v->type = VALUE_ZSET;
+    v->zset = zset_new();
+    return v;
+}
+
 static void dup_entry(void *arg, const struct dict_entry *e)
 {
     struct value *to = arg;
@@ -105,6 +116,13 @@ static void dup_entry(void *arg, const struct dict_entry *e)
 struct value *value_dup(const struct value *v)
 {
     struct value *c;
+    if (v->type == VALUE_ZSET) {
+        c = xcalloc(1, sizeof *c);
+        c->type = VALUE_ZSET;
+        c->zset = zset_dup(v->zset);
+        c->expire_ms = v->expire_ms;
+        return c;
+    }
     switch (v->type) {
     case VALUE_STRING:
         c = value_new_string(v->str.p, v->str.len);

@@ -1,4 +1,5 @@
-/* value: the value types a key can hold (strings, lists, hashes, sets).
+/* value: the value types a key can hold (strings, lists, hashes, sets,
+ * sorted sets).
  *
  * A value is owned by whoever holds its pointer: the store once it has been
  * handed to store_set, the caller otherwise. Strings are byte arrays (not
@@ -17,9 +18,11 @@ enum value_type {
     VALUE_LIST = 1,
     VALUE_HASH = 2,
     VALUE_SET = 3,
+    VALUE_ZSET = 4, /* sorted sets (zset.h) */
 };
 
 struct dict;
+struct zset;
 
 /* One list element: length-prefixed bytes, NUL-terminated for convenience. */
 struct lelem {
@@ -44,6 +47,7 @@ struct value {
             size_t len;
         } list;
         struct dict *dict; /* VALUE_HASH, VALUE_SET */
+        struct zset *zset; /* VALUE_ZSET */
     };
 };
 
@@ -55,6 +59,8 @@ struct value *value_new_list(void);
 /* An empty hash (field -> struct lelem *) or set (member -> NULL). */
 struct value *value_new_hash(void);
 struct value *value_new_set(void);
+/* An empty sorted set (zset.h). */
+struct value *value_new_zset(void);
 /* A deep copy (COPY), expiry time included, stamp 0. */
 struct value *value_dup(const struct value *v);
 void value_free(struct value *v);

@@ -27,7 +27,7 @@
 #define SEED 0x52524e53ull
 /* Version 3 header: magic, version, flags, image index, clock, store
  * version, key count; version 2 has no clock and no store version. */
-#define IMAGE_HEADER    48
+#define IMAGE_HEADER    52 /* with no tombstones */
 #define IMAGE_HEADER_V2 32
 #define V3              3u
 #define V2              2u
@@ -287,6 +287,7 @@ static void img_header_full(struct buf *b, uint32_t version, uint32_t flags,
     if (version != V2) {
         buf_put_u64(b, clock);
         buf_put_u64(b, stamps);
+        buf_put_u32(b, 0); /* no tombstones */
     }
     buf_put_u64(b, count);
 }
@@ -375,6 +376,7 @@ static void test_byte_layout(void **state)
     struct store *s = store_new();
     s->now_ms = 0x1112131415161718ll;
     s->version = 0x2122232425262728ull;
+    s->tomb[5] = 7;
     store_set(s, "k\0y", 3, value_new_string("v\0", 2));
     struct buf got;
     buf_init(&got);
@@ -386,6 +388,9 @@ static void test_byte_layout(void **state)
         8,    7,    6,    5,    4,    3,    2,    1,    /* image index */
         0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11, /* clock */
         0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21, /* store version */
+        1,    0,    0,    0,                            /* tombstones */
+        5,    0,    0,    0,    7,    0,    0,    0,    /* slot 5: */
+        0,    0,    0,    0,                            /* version 7 */
         1,    0,    0,    0,    0,    0,    0,    0,    /* key count */
         0,    0,                                        /* type, key flags */
         3,    0,    0,    0,    'k',  0,    'y',        /* key */
@@ -398,6 +403,9 @@ static void test_byte_layout(void **state)
     assert_memory_equal(got.data + sizeof head, sum, 8);
 
     /* The same through the hand-made image helpers, and a list. */
+    s->tomb[5] = 0;
+    buf_clear(&got);
+    snapshot_encode_image(s, 0x0102030405060708ull, &got);
     struct buf want;
     img_header_full(&want, V3, 0, 0x0102030405060708ull, 0x1112131415161718ull,
                     0x2122232425262728ull, 1);
@@ -652,6 +660,58 @@ static struct value *set_of(size_t n, const char *const *members,
         dict_add(v->dict, members[i], lens[i], NULL);
     }
     return v;
+}
+
+/* WATCH's tombstones come back; out-of-order slots, a slot out of range
+ * and a version newer than the store's are refused. */
+static void test_tombstones(void **state)
+{
+    (void)state;
+    struct store *s = store_new();
+    s->version = 10;
+    s->tomb[3] = 4;
+    s->tomb[STORE_TOMBS - 1] = 10;
+    struct buf b;
+    make_snapshot(s, 1, 2, NULL, 0, &b);
+    struct snapshot_tail tail;
+    uint8_t *copy;
+    struct store *t = decode_ok(b.data, b.len, &tail, &copy);
+    assert_memory_equal(t->tomb, s->tomb, sizeof s->tomb);
+    assert_true(t->version == 10);
+    store_free(t);
+    free(copy);
+    buf_free(&b);
+    store_free(s);
+
+    static const struct {
+        uint32_t slot[2];
+        uint64_t version[2];
+    } bad[] = {
+        {{5, 3}, {1, 1}},           /* not increasing */
+        {{5, 5}, {1, 1}},           /* repeated */
+        {{1, STORE_TOMBS}, {1, 1}}, /* out of range */
+        {{1, 2}, {1, 11}},          /* newer than the store */
+        {{1, 2}, {0, 1}},           /* version 0 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct buf img;
+        buf_init(&img);
+        buf_append(&img, "RRSNAP\0\1", 8);
+        buf_put_u32(&img, 3);
+        buf_put_u32(&img, 0);
+        buf_put_u64(&img, 0);  /* image index */
+        buf_put_u64(&img, 0);  /* clock */
+        buf_put_u64(&img, 10); /* store version */
+        buf_put_u32(&img, 2);
+        for (int k = 0; k < 2; k++) {
+            buf_put_u32(&img, bad[i].slot[k]);
+            buf_put_u64(&img, bad[i].version[k]);
+        }
+        buf_put_u64(&img, 0); /* keys */
+        img_finish(&img);
+        expect_refused(img.data, img.len);
+        buf_free(&img);
+    }
 }
 
 static void test_hashes_and_sets(void **state)
@@ -1768,6 +1828,7 @@ int main(void)
         cmocka_unit_test(test_block_boundaries),
         cmocka_unit_test(test_lists),
         cmocka_unit_test(test_hashes_and_sets),
+        cmocka_unit_test(test_tombstones),
         cmocka_unit_test(test_expiry_and_stamps),
         cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_roundtrip_through_rehashing),
