@@ -146,6 +146,7 @@ int server_init(struct server *s, struct config *cfg)
         }
         batcher_close(&s->batcher);
         cluster_close(&s->cluster);
+        pubsub_close(&s->pubsub);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         store_free(s->store);
@@ -238,6 +239,7 @@ int server_run(struct server *s)
     store_free(s->store);
 #endif
     s->store = NULL;
+    pubsub_close(&s->pubsub); /* every connection is gone by now */
     free(s->cmdstats);
     s->cmdstats = NULL;
     int rv = uv_loop_close(&s->loop);
