@@ -107,10 +107,26 @@ def _bindable(port):
         s.close()
 
 
+# RR_TEST_PORTS=LO-HI: hand out ports from this range only, so that test
+# runs going on at the same time (utils/test runs two) never pick the same
+# free port. Keep it below the kernel's ephemeral range (32768 up).
+_PORT_RANGE = os.environ.get('RR_TEST_PORTS')
+_next_port = [int(_PORT_RANGE.split('-')[0])] if _PORT_RANGE else None
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that is free now and not handed out before
     by this process (so two servers of one test never get the same port)."""
     with _port_lock:
+        if _next_port is not None:
+            hi = int(_PORT_RANGE.split('-')[1])
+            while _next_port[0] <= hi:
+                port = _next_port[0]
+                _next_port[0] += 1
+                if _bindable(port):
+                    _ports_given.add(port)
+                    return port
+            raise RuntimeError('no free port left in RR_TEST_PORTS')
         for _ in range(1000):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(('127.0.0.1', 0))
