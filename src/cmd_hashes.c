@@ -24,7 +24,6 @@
 #include "store.h"
 
 /* Redis's MAX_LONG_DOUBLE_CHARS: the longest float argument and result. */
-#define HASH_LD_CHARS (5 * 1024)
 
 /* Redis keeps hashes of at most this many fields, each field and value at
  * most this long, as a listpack (hash-max-listpack-entries/-value), and
@@ -304,60 +303,10 @@ void cmd_hincrby(struct cmd_ctx *c)
     reply_int(c->reply, nv);
 }
 
-/* Redis's string2ld: the whole of s (no leading space, no NUL inside) is a
- * long double that is not NaN and did not overflow or underflow to 0. */
-static bool parse_ld(const char *s, size_t len, long double *out)
-{
-    char buf[HASH_LD_CHARS];
-    if (len == 0 || len >= sizeof buf) {
-        return false;
-    }
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    char *end;
-    errno = 0;
-    long double v = strtold(buf, &end);
-    if (isspace((unsigned char)buf[0]) || *end != '\0' ||
-        (size_t)(end - buf) != len ||
-        (errno == ERANGE &&
-         (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO)) ||
-        errno == EINVAL || isnan(v)) {
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-/* Redis's ld2string in LD_STR_HUMAN mode: "%.17Lf" with the trailing zeros
- * (and a trailing '.') removed, "-0" written "0". v is finite. Returns the
- * length written to out (HASH_LD_CHARS bytes), 0 if it does not fit. */
-static size_t format_ld(char *out, long double v)
-{
-    int n = snprintf(out, HASH_LD_CHARS, "%.17Lf", v);
-    if (n < 0 || (size_t)n + 1 > HASH_LD_CHARS) {
-        return 0;
-    }
-    size_t l = (size_t)n;
-    if (memchr(out, '.', l) != NULL) {
-        while (out[l - 1] == '0') {
-            l--;
-        }
-        if (out[l - 1] == '.') {
-            l--;
-        }
-    }
-    if (l == 2 && out[0] == '-' && out[1] == '0') {
-        out[0] = '0';
-        l = 1;
-    }
-    out[l] = '\0';
-    return l;
-}
-
 void cmd_hincrbyfloat(struct cmd_ctx *c)
 {
     long double incr, old = 0;
-    if (!parse_ld(c->argv[3], c->argvlen[3], &incr)) {
+    if (!num_parse_ld(c->argv[3], c->argvlen[3], &incr)) {
         reply_error(c->reply, "ERR value is not a valid float");
         return;
     }
@@ -371,7 +320,7 @@ void cmd_hincrbyfloat(struct cmd_ctx *c)
         return;
     }
     struct lelem *e = h ? hash_field(h, c->argv[2], c->argvlen[2]) : NULL;
-    if (e != NULL && !parse_ld(e->data, e->len, &old)) {
+    if (e != NULL && !num_parse_ld(e->data, e->len, &old)) {
         reply_error(c->reply, "ERR hash value is not a float");
         return;
     }
@@ -380,8 +329,8 @@ void cmd_hincrbyfloat(struct cmd_ctx *c)
         reply_error(c->reply, "ERR increment would produce NaN or Infinity");
         return;
     }
-    char *tmp = xmalloc(HASH_LD_CHARS);
-    size_t n = format_ld(tmp, nv);
+    char *tmp = xmalloc(NUM_LD_CHARS);
+    size_t n = num_format_ld(tmp, nv);
     if (h == NULL) {
         h = get_or_create_hash(c);
     }

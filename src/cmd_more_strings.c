@@ -17,61 +17,6 @@
 
 /* Redis's proto-max-bulk-len default, the limit of checkStringLength. */
 #define STRING_MAX_LEN (512LL * 1024 * 1024)
-/* Redis's MAX_LONG_DOUBLE_CHARS: longest float text parsed or produced. */
-#define LD_MAX_CHARS (5 * 1024)
-
-/* string2ld: parse the len bytes at s as a long double into *out, with
- * Redis's rules: strtold's syntax (so "1e3", "0x10", "inf" are numbers),
- * no leading space, nothing after the number, no NaN, no overflow or
- * underflow to zero. Returns false when s is not such a number. */
-static bool parse_ld(const char *s, size_t len, long double *out)
-{
-    char buf[LD_MAX_CHARS];
-    if (len == 0 || len >= sizeof buf) {
-        return false;
-    }
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    char *end;
-    errno = 0;
-    long double v = strtold(buf, &end);
-    if (isspace((unsigned char)buf[0]) || *end != '\0' ||
-        (size_t)(end - buf) != len ||
-        (errno == ERANGE &&
-         (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO)) ||
-        errno == EINVAL || isnan(v)) {
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-/* ld2string in LD_STR_HUMAN mode, as INCRBYFLOAT stores its result:
- * "%.17Lf" with the trailing zeros (and a trailing '.') removed, "-0"
- * written "0". v is finite. Writes into out (LD_MAX_CHARS bytes) and
- * returns the length. */
-static size_t format_ld(char *out, long double v)
-{
-    int n = snprintf(out, LD_MAX_CHARS, "%.17Lf", v);
-    if (n < 0 || n + 1 > LD_MAX_CHARS) {
-        return 0; /* Redis stores an empty string too; unreachable */
-    }
-    size_t l = (size_t)n;
-    if (strchr(out, '.') != NULL) {
-        while (out[l - 1] == '0') {
-            l--;
-        }
-        if (out[l - 1] == '.') {
-            l--;
-        }
-    }
-    if (l == 2 && out[0] == '-' && out[1] == '0') {
-        out[0] = '0';
-        l = 1;
-    }
-    out[l] = '\0';
-    return l;
-}
 
 /* INCRBYFLOAT key increment */
 void cmd_incrbyfloat(struct cmd_ctx *c)
@@ -84,8 +29,8 @@ void cmd_incrbyfloat(struct cmd_ctx *c)
         reply_error(c->reply, ERR_WRONGTYPE);
         return;
     }
-    if ((v != NULL && !parse_ld(v->str.p, v->str.len, &value)) ||
-        !parse_ld(c->argv[2], c->argvlen[2], &incr)) {
+    if ((v != NULL && !num_parse_ld(v->str.p, v->str.len, &value)) ||
+        !num_parse_ld(c->argv[2], c->argvlen[2], &incr)) {
         reply_error(c->reply, "ERR value is not a valid float");
         return;
     }
@@ -94,8 +39,8 @@ void cmd_incrbyfloat(struct cmd_ctx *c)
         reply_error(c->reply, "ERR increment would produce NaN or Infinity");
         return;
     }
-    char buf[LD_MAX_CHARS];
-    size_t n = format_ld(buf, value);
+    char buf[NUM_LD_CHARS];
+    size_t n = num_format_ld(buf, value);
     if (v != NULL) {
         value_string_set(v, buf, n);
     } else {

@@ -1,7 +1,13 @@
-/* num: strict integer parsing as Redis's string2ll does it. */
+/* num: strict number parsing and formatting as Redis does it. */
 #include "num.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 bool num_parse_ll(const char *s, size_t len, long long *out)
 {
@@ -70,4 +76,49 @@ int num_format_ll(char *out, long long v)
     }
     out[len] = '\0';
     return len;
+}
+
+bool num_parse_ld(const char *s, size_t len, long double *out)
+{
+    char buf[NUM_LD_CHARS];
+    if (len == 0 || len >= sizeof buf) {
+        return false;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *end;
+    errno = 0;
+    long double v = strtold(buf, &end);
+    if (isspace((unsigned char)buf[0]) || *end != '\0' ||
+        (size_t)(end - buf) != len ||
+        (errno == ERANGE &&
+         (v == HUGE_VALL || v == -HUGE_VALL || fpclassify(v) == FP_ZERO)) ||
+        errno == EINVAL || isnan(v)) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+size_t num_format_ld(char *out, long double v)
+{
+    int n = snprintf(out, NUM_LD_CHARS, "%.17Lf", v);
+    if (n < 0 || n + 1 > NUM_LD_CHARS) {
+        return 0;
+    }
+    size_t l = (size_t)n;
+    if (strchr(out, '.') != NULL) {
+        while (out[l - 1] == '0') {
+            l--;
+        }
+        if (out[l - 1] == '.') {
+            l--;
+        }
+    }
+    if (l == 2 && out[0] == '-' && out[1] == '0') {
+        out[0] = '0';
+        l = 1;
+    }
+    out[l] = '\0';
+    return l;
 }
