@@ -133,6 +133,19 @@ static bool watches_hold(struct cmd_ctx *c, int *i, long long nwatch)
     return hold;
 }
 
+/* Node-local commands that leave the connection as it is. */
+static bool proxy_safe(const struct command *cmd)
+{
+    static const char *const ok[] = {"ping",    "echo",     "time",  "info",
+                                     "command", "lastsave", "dbsize"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        if (strcmp(cmd->name, ok[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* RAFT.EXEC: the whole transaction, applied atomically on every node.
  * Keyspace commands run as fsm apply runs them; node-local commands (PING,
  * INFO...) run only on the node whose client is waiting. */
@@ -173,10 +186,18 @@ void cmd_raft_exec(struct cmd_ctx *c)
             !command_arity_ok(cmd, sub.argc)) {
             command_reply_unknown(c->reply, sub.argc, sub.argv, sub.argvlen);
         } else if (cmd->flags & CMD_LOCAL) {
-            if (c->conn != NULL && c->srv != NULL) {
-                cmd->fn(&sub);
-            } else {
+            if (c->conn == NULL || c->srv == NULL) {
                 reply_ok(c->reply); /* nobody reads it on this node */
+            } else if (c->conn->is_proxy && !proxy_safe(cmd)) {
+                /* A follower's transaction: this connection is its proxy
+                 * link, shared by all its clients, whose state such a
+                 * command would change (SUBSCRIBE, QUIT, CLIENT...). */
+                reply_errorf(c->reply,
+                             "ERR '%s' inside MULTI is only supported on the "
+                             "leader",
+                             cmd->name);
+            } else {
+                cmd->fn(&sub);
             }
         } else {
             /* A message to the client itself must not land inside this
