@@ -69,20 +69,7 @@ static enum client_type type_of(const struct conn *cl)
 /* The local address of cl as "ip:port" ("?:0" when unknown). */
 static void local_addr(const struct conn *cl, char *out, size_t n)
 {
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    char host[48] = "?";
-    int port = 0;
-    if (uv_tcp_getsockname(&cl->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET6) {
-            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
-            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-        } else {
-            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
-            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        }
-    }
-    snprintf(out, n, "%s:%d", host, port);
+    conn_addr(cl, true, out, n);
 }
 
 /* Bytes held by replies that wait in cl's slot queue. */

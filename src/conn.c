@@ -145,6 +145,26 @@ static void want_resume(struct conn *c, bool kick)
     }
 }
 
+void conn_addr(const struct conn *c, bool local, char *out, size_t n)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    char host[48] = "?";
+    int port = 0;
+    int rv = local ? uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len)
+                   : uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len);
+    if (rv == 0) {
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        }
+    }
+    snprintf(out, n, "%s:%d", host, port);
+}
+
 void conn_accept(struct server *srv)
 {
     struct conn *c = xcalloc(1, sizeof *c);
@@ -163,20 +183,7 @@ void conn_accept(struct server *srv)
     c->last_ms = c->created_ms;
     c->resp = 2;
     snprintf(c->last_cmd, sizeof c->last_cmd, "NULL");
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    char host[48] = "?";
-    int port = 0;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET6) {
-            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
-            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-        } else {
-            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
-            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        }
-    }
-    snprintf(c->addr, sizeof c->addr, "%s:%d", host, port);
+    conn_addr(c, false, c->addr, sizeof c->addr);
     c->next = srv->conns;
     if (srv->conns) {
         srv->conns->prev = c;

@@ -93,6 +93,9 @@ void conn_process(struct conn *c);
  * still due; NULL when the connection is closing. It is written at the
  * end of the loop iteration. */
 struct buf *conn_push_buf(struct conn *c);
+/* The peer's (or with local, our own) address as "ip:port" ("?:0" when
+ * unknown), into out of n bytes. */
+void conn_addr(const struct conn *c, bool local, char *out, size_t n);
 /* Close now (replies not yet written are dropped). */
 void conn_close(struct conn *c);
 
