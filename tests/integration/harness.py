@@ -12,7 +12,7 @@ owns several Nodes started with one `cluster-nodes` list, finds and waits
 for the leader, and kills, stops and restarts nodes by id.
 
 RawConn speaks bytes: tests send exact request bytes and compare exact reply
-bytes, one complete RESP2 reply at a time (read_reply) or everything until
+bytes, one complete RESP2 or RESP3 reply at a time (read_reply) or everything until
 the server closes (read_until_closed).
 """
 
@@ -161,8 +161,8 @@ def encode(*args):
 
 def reply_length(buf, pos=0):
     """Length of the complete RESP2 or RESP3 reply starting at buf[pos], or
-    None if buf holds only part of it. Raises ValueError on malformed
-    replies."""
+    None if buf holds only part of it. An attribute (|) counts with the
+    reply it annotates. Raises ValueError on malformed replies."""
     if pos >= len(buf):
         return None
     nl = buf.find(b'\r\n', pos)
@@ -179,10 +179,11 @@ def reply_length(buf, pos=0):
         if len(buf) < nl + 2 + n + 2:
             return None
         return head + n + 2
-    if kind in (b'*', b'~', b'>', b'%'):
+    if kind in (b'*', b'~', b'>', b'%', b'|'):
         total = head
-        items = 2 * n if kind == b'%' else n
-        for _ in range(max(items, 0)):
+        items = 2 * n if kind in (b'%', b'|') else n
+        # an attribute (|) counts with the reply it annotates, which follows
+        for _ in range(max(items, 0) + (kind == b'|')):
             sub = reply_length(buf, pos + total)
             if sub is None:
                 return None
@@ -192,7 +193,7 @@ def reply_length(buf, pos=0):
 
 
 def split_replies(buf):
-    """Split a byte string of complete RESP2 replies into a list of them."""
+    """Split a byte string of complete RESP2/RESP3 replies into a list of them."""
     out, pos = [], 0
     while pos < len(buf):
         n = reply_length(buf, pos)

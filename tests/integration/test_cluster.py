@@ -19,7 +19,8 @@ from redis.cluster import RedisCluster
 
 import harness
 from harness import encode, scaled, wait_until
-from test_commands import SEQUENCES, _args, assert_same, run
+from differential import compare, compare_pipelined, sequences_in_one_write
+from test_commands import SEQUENCES
 
 SLOTS = 16384
 
@@ -173,24 +174,14 @@ def test_follower_proxy_answers_like_redis_one_by_one(cluster, redis_server):
     follower = cluster.followers()[0]
     for name in sorted(SEQUENCES):
         commands = SEQUENCES[name]
-        assert_same(commands, run(follower, commands), run(redis_server, commands))
+        compare(follower, redis_server, commands)
 
 
 def test_follower_proxy_answers_like_redis_pipelined(cluster, redis_server):
     """The same sequences as one pipeline to a follower: replies in order,
     local ones (PING, ECHO, SELECT...) between forwarded ones."""
     follower = cluster.followers()[-1]
-    commands = []
-    for name in sorted(SEQUENCES):
-        commands.append(['FLUSHALL'])
-        commands.extend(_args(c) for c in SEQUENCES[name])
-    payload = b''.join(encode(*c) for c in commands)
-
-    def pipelined(proc):
-        with proc.raw() as conn:
-            conn.send(payload)
-            return conn.read_replies(len(commands))
-    assert_same(commands, pipelined(follower), pipelined(redis_server))
+    compare_pipelined(follower, redis_server, sequences_in_one_write(SEQUENCES))
 
 
 def test_follower_proxy_10k_pipeline_in_order(cluster):

@@ -10,15 +10,15 @@ the same way (e.g. both answer "unknown command").
 import pytest
 import redis
 
-from harness import encode, split_replies
+import differential
+from differential import (assert_same, check_pinned, compare, compare_pipelined, run,
+                          run_pipelined, sequences_in_one_write)
 
 LLONG_MAX = '9223372036854775807'
 LLONG_MIN = '-9223372036854775808'
 
 
-def c(line):
-    """'SET k v' -> ['SET', 'k', 'v'] (space-split; use a list for binary)."""
-    return line.split(' ')
+c = differential.split_command  # 'SET k v' -> ['SET', 'k', 'v']
 
 
 SEQUENCES = {
@@ -222,13 +222,9 @@ ARITY = {
 def _arity_sequence(name, arity):
     """Calls with too few and (for fixed arity) too many arguments. The
     arguments are numbers so that only the count can be wrong."""
-    calls = []
-    n = abs(arity)
-    for argc in range(1, n):
-        calls.append([name] + ['1'] * (argc - 1))
+    calls = differential.arity_sequence(name, arity, lowercase_call=False, dbsize=False)
     if arity > 0:
-        calls.append([name] + ['1'] * n)
-        calls.append([name] + ['1'] * (n + 3))
+        calls.append([name] + ['1'] * (abs(arity) + 3))
     if name in ('LPOP', 'RPOP'):
         calls.append([name, 'k', '1', '2'])
     return calls
@@ -242,50 +238,16 @@ for _name, _arity in ARITY.items():
 SEQUENCES['arity_ping'] = ['PING a b', 'ping a b c', 'DBSIZE']
 
 
-def _args(cmd):
-    return c(cmd) if isinstance(cmd, str) else cmd
-
-
-def run(proc, commands):
-    """Run commands one at a time on one connection after FLUSHALL; return
-    the list of reply bytes."""
-    with proc.raw() as conn:
-        assert conn.command('FLUSHALL') == b'+OK\r\n'
-        return [conn.command(*_args(cmd)) for cmd in commands]
-
-
-def assert_same(commands, got, want):
-    for cmd, g, w in zip(commands, got, want):
-        assert g == w, 'command %r:\n  redis-server: %r\n  redis-raft:   %r' % (
-            _args(cmd), w[:300], g[:300])
-    assert len(got) == len(want)
-
-
 @pytest.mark.parametrize('name', sorted(SEQUENCES))
 def test_same_replies_as_redis(name, node, redis_server):
     commands = SEQUENCES[name]
-    want = run(redis_server, commands)
-    got = run(node, commands)
-    assert_same(commands, got, want)
+    compare(node, redis_server, commands)
 
 
 def test_all_sequences_pipelined_in_one_write(node, redis_server):
     """Every sequence, each after FLUSHALL, sent as one write: batching
     many commands into one log entry must not change any reply."""
-    commands = []
-    for name in sorted(SEQUENCES):
-        commands.append(['FLUSHALL'])
-        commands.extend(_args(cmd) for cmd in SEQUENCES[name])
-    payload = b''.join(encode(*cmd) for cmd in commands)
-
-    def pipelined(proc):
-        with proc.raw() as conn:
-            conn.send(payload)
-            return conn.read_replies(len(commands))
-
-    want = pipelined(redis_server)
-    got = pipelined(node)
-    assert_same(commands, got, want)
+    compare_pipelined(node, redis_server, sequences_in_one_write(SEQUENCES))
 
 
 # Replies pinned to literal bytes (what redis-server 7.0 sends), checked on
@@ -316,14 +278,16 @@ PINNED = [
 ]
 
 
+PINNED_SETUP = [  # (command, its reply) before each pinned command
+    (['SET', 'k', 'v'], b'+OK\r\n'),
+    (['RPUSH', 'l', 'a', 'b', 'c'], b':3\r\n'),
+    (['SET', 'c', LLONG_MAX], b'+OK\r\n'),
+]
+
+
 @pytest.mark.parametrize('cmd,expected', PINNED, ids=[p[0] for p in PINNED])
 def test_pinned_reply(cmd, expected, node, redis_server):
-    for proc in (redis_server, node):
-        with proc.raw() as conn:
-            assert conn.command('SET', 'k', 'v') == b'+OK\r\n'
-            assert conn.command('RPUSH', 'l', 'a', 'b', 'c') == b':3\r\n'
-            assert conn.command('SET', 'c', LLONG_MAX) == b'+OK\r\n'
-            assert conn.command(*c(cmd)) == expected, proc.name
+    check_pinned((redis_server, node), PINNED_SETUP, cmd, expected)
 
 
 def test_select_nonzero_refused_in_cluster_mode(node):
@@ -491,16 +455,10 @@ def test_random_commands_same_as_redis(seed, node, redis_server):
     import random
     rnd = random.Random(seed)
     commands = [random_command(rnd) for _ in range(1500)]
-    payload = b''.join(encode(*cmd) for cmd in commands)
-    want = split_replies(redis_server.send_raw(payload, len(commands)))
-    got = split_replies(node.send_raw(payload, len(commands)))
+    want = run_pipelined(redis_server, commands)
+    got = run_pipelined(node, commands)
     assert_same(commands, got, want)
     # And the final keyspaces agree.
     final = [['DBSIZE']] + [[op, key] for key in KEYS for op in ('TYPE', 'GET', 'LLEN')] + \
         [['LRANGE', key, '0', '-1'] for key in KEYS]
-    assert_same(final, run_no_flush(node, final), run_no_flush(redis_server, final))
-
-
-def run_no_flush(proc, commands):
-    with proc.raw() as conn:
-        return [conn.command(*cmd) for cmd in commands]
+    assert_same(final, run(node, final, flush=False), run(redis_server, final, flush=False))

@@ -17,7 +17,9 @@ on every expiry time.
 
 import pytest
 
-from harness import encode, scaled, wait_until
+import differential
+from differential import check_pinned, compare, compare_pipelined, sequences_in_one_write
+from harness import scaled, wait_until
 
 LLONG_MAX = '9223372036854775807'
 LLONG_MIN = '-9223372036854775808'
@@ -26,8 +28,7 @@ AT_MS = '4102444800623'    # ... in ms, rounding up to the next second
 AT_MS_DOWN = '4102444800499'
 
 
-def c(line):
-    return line.split(' ')
+c = differential.split_command  # 'SET k v' -> ['SET', 'k', 'v']
 
 
 SEQUENCES = {
@@ -97,59 +98,18 @@ ARITY = {'EXPIRE': -3, 'PEXPIRE': -3, 'EXPIREAT': -3, 'PEXPIREAT': -3, 'TTL': 2,
          'PTTL': 2, 'EXPIRETIME': 2, 'PEXPIRETIME': 2, 'PERSIST': 2}
 
 
-def _arity_sequence(name, arity):
-    calls = []
-    n = abs(arity)
-    for argc in range(1, n):
-        calls.append([name] + ['1'] * (argc - 1))
-    if arity > 0:
-        calls.append([name] + ['1'] * n)
-        calls.append([name.lower()] + ['1'] * (n + 3))
-    return calls + ['DBSIZE']
-
-
 for _name, _arity in ARITY.items():
-    SEQUENCES['arity_' + _name.lower()] = _arity_sequence(_name, _arity)
-
-
-def _args(cmd):
-    return c(cmd) if isinstance(cmd, str) else cmd
-
-
-def run(proc, commands):
-    with proc.raw() as conn:
-        assert conn.command('FLUSHALL') == b'+OK\r\n'
-        return [conn.command(*_args(cmd)) for cmd in commands]
-
-
-def assert_same(commands, got, want):
-    for cmd, g, w in zip(commands, got, want):
-        assert g == w, 'command %r:\n  redis-server: %r\n  redis-raft:   %r' % (
-            _args(cmd)[:6], w[:300], g[:300])
-    assert len(got) == len(want)
+    SEQUENCES['arity_' + _name.lower()] = differential.arity_sequence(_name, _arity)
 
 
 @pytest.mark.parametrize('name', sorted(SEQUENCES))
 def test_same_replies_as_redis(name, node, redis_server):
     commands = SEQUENCES[name]
-    want = run(redis_server, commands)
-    got = run(node, commands)
-    assert_same(commands, got, want)
+    compare(node, redis_server, commands)
 
 
 def test_all_sequences_pipelined_in_one_write(node, redis_server):
-    commands = []
-    for name in sorted(SEQUENCES):
-        commands.append(['FLUSHALL'])
-        commands.extend(_args(cmd) for cmd in SEQUENCES[name])
-    payload = b''.join(encode(*cmd) for cmd in commands)
-
-    def pipelined(proc):
-        with proc.raw() as conn:
-            conn.send(payload)
-            return conn.read_replies(len(commands))
-
-    assert_same(commands, pipelined(node), pipelined(redis_server))
+    compare_pipelined(node, redis_server, sequences_in_one_write(SEQUENCES))
 
 
 PINNED = [
@@ -174,12 +134,14 @@ PINNED = [
 ]
 
 
+PINNED_SETUP = [  # (command, its reply) before each pinned command
+    (['SET', 'k', 'v'], b'+OK\r\n'),
+]
+
+
 @pytest.mark.parametrize('cmd,expected', PINNED, ids=[p[0] for p in PINNED])
 def test_pinned_reply(cmd, expected, node, redis_server):
-    for proc in (redis_server, node):
-        with proc.raw() as conn:
-            assert conn.command('SET', 'k', 'v') == b'+OK\r\n'
-            assert conn.command(*c(cmd)) == expected, proc.name
+    check_pinned((redis_server, node), PINNED_SETUP, cmd, expected)
 
 
 def test_pinned_ttl_values(node, redis_server):

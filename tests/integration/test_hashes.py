@@ -16,6 +16,9 @@ import shlex
 import pytest
 
 import conftest
+import differential
+from differential import (check_pinned, command_name, pairs, plain, run_pipelined,
+                          sequences_in_one_write)
 from harness import encode, scaled, split_replies, wait_until
 
 LLONG_MAX = '9223372036854775807'
@@ -29,105 +32,43 @@ def c(line):
     return shlex.split(line) if isinstance(line, str) else line
 
 
-# ---------------------------------------------------------------------------
-# A RESP2/RESP3 parser, to compare replies whose order is not specified.
-
-class Err(bytes):
-    pass
-
-
-def parse(buf, pos=0):
-    """(value, next position) of the reply at buf[pos]: bytes, int, None,
-    Err, list, or ('map', [(k, v)...]) / ('set', [...]) for RESP3."""
-    nl = buf.index(b'\r\n', pos)
-    kind, head = buf[pos:pos + 1], buf[pos + 1:nl]
-    pos = nl + 2
-    if kind == b'+':
-        return bytes(head), pos
-    if kind == b'-':
-        return Err(head), pos
-    if kind == b':':
-        return int(head), pos
-    if kind == b'_':
-        return None, pos
-    if kind in (b',', b'#', b'('):
-        return (kind, bytes(head)), pos
-    n = int(head)
-    if kind in (b'$', b'='):
-        if n < 0:
-            return None, pos
-        return bytes(buf[pos:pos + n]), pos + n + 2
-    if kind in (b'*', b'~', b'>', b'%'):
-        if n < 0:
-            return None, pos
-        items = []
-        for _ in range(2 * n if kind == b'%' else n):
-            item, pos = parse(buf, pos)
-            items.append(item)
-        if kind == b'%':
-            return ('map', list(zip(items[0::2], items[1::2]))), pos
-        if kind == b'~':
-            return ('set', items), pos
-        return items, pos
-    raise ValueError('bad reply %r' % buf[pos - 10:pos + 40])
-
-
-def parse1(buf):
-    value, end = parse(buf)
-    assert end == len(buf), buf
-    return value
-
-
-def pairs(flat):
-    assert len(flat) % 2 == 0, flat
-    return sorted(zip(flat[0::2], flat[1::2]))
-
-
-def _upper(cmd):
-    name = cmd[0]
-    return (name.decode() if isinstance(name, bytes) else name).upper()
-
-
 def normalize(cmd, reply):
     """The part of a reply both servers must agree on: the bytes, except for
     field order (sorted) and random picks (only the count)."""
-    name = _upper(cmd)
+    name = command_name(cmd)
     if reply.startswith(b'-'):
         return reply
     if name == 'HGETALL':
-        return ('pairs', pairs(parse1(reply)))
+        return ('pairs', pairs(plain(reply)))
     if name in ('HKEYS', 'HVALS'):
-        return ('sorted', sorted(parse1(reply)))
+        return ('sorted', sorted(plain(reply)))
     if name == 'HSCAN':
         # A whole small hash comes in one call on both servers; a step of a
         # bigger one depends on the table's layout (checked elsewhere).
-        cursor, items = parse1(reply)
+        cursor, items = plain(reply)
         return ('scan', pairs(items)) if cursor == b'0' else ('scan step',)
     if name == 'HRANDFIELD':
-        value = parse1(reply)
+        value = plain(reply)
         if isinstance(value, list):
             return ('picks', len(value))
         return ('one', value is None)
     return reply
 
 
-def run(proc, commands):
+def run(proc, commands, flush=True):
     """Run commands one at a time on one connection after FLUSHALL."""
-    with proc.raw() as conn:
-        assert conn.command('FLUSHALL') == b'+OK\r\n'
-        return [conn.command(*c(cmd)) for cmd in commands]
+    return differential.run(proc, commands, flush=flush, split=c)
+
+
+def _scan_step(ng, nw):
+    # redis-server keeps a hash that was ever big as a hashtable (scanned
+    # in steps) even once it is small again: no exact match.
+    return ('scan step',) in (ng, nw) and isinstance(ng, tuple) and isinstance(nw, tuple)
 
 
 def assert_same(commands, got, want):
-    assert len(got) == len(want)
-    for cmd, g, w in zip(commands, got, want):
-        ng, nw = normalize(c(cmd), g), normalize(c(cmd), w)
-        if ('scan step',) in (ng, nw) and isinstance(ng, tuple) and isinstance(nw, tuple):
-            # redis-server keeps a hash that was ever big as a hashtable
-            # (scanned in steps) even once it is small again: no exact match.
-            continue
-        assert ng == nw, \
-            'command %r:\n  redis-server: %r\n  redis-raft:   %r' % (c(cmd), w[:300], g[:300])
+    differential.assert_same(commands, got, want, normalize=normalize, skip=_scan_step,
+                             split=c)
 
 
 LONG = 'v' * 65   # longer than hash-max-listpack-value: a hashtable in Redis
@@ -232,10 +173,7 @@ for _name, _arity in {'HSET': -4, 'HMSET': -4, 'HGET': 3, 'HMGET': -3, 'HDEL': -
                       'HLEN': 2, 'HGETALL': 2, 'HKEYS': 2, 'HVALS': 2, 'HINCRBY': 4,
                       'HINCRBYFLOAT': 4, 'HSETNX': 4, 'HSCAN': -3, 'HSTRLEN': 3,
                       'HRANDFIELD': -2}.items():
-    _calls = [[_name] + ['1'] * (argc - 1) for argc in range(1, abs(_arity))]
-    if _arity > 0:
-        _calls += [[_name] + ['1'] * _arity, [_name.lower()] + ['1'] * (_arity + 3)]
-    SEQUENCES['arity_' + _name.lower()] = _calls + ['DBSIZE']
+    SEQUENCES['arity_' + _name.lower()] = differential.arity_sequence(_name, _arity)
 
 
 @pytest.mark.parametrize('name', sorted(SEQUENCES))
@@ -249,13 +187,9 @@ def test_same_replies_as_redis(name, node, redis_server):
 def test_all_sequences_pipelined(node, redis_server):
     """Every sequence, each after FLUSHALL, in one write (one log entry may
     hold many of them)."""
-    commands = []
-    for name in sorted(SEQUENCES):
-        commands.append(['FLUSHALL'])
-        commands.extend(c(cmd) for cmd in SEQUENCES[name])
-    payload = b''.join(encode(*cmd) for cmd in commands)
-    want = split_replies(redis_server.send_raw(payload, len(commands)))
-    got = split_replies(node.send_raw(payload, len(commands)))
+    commands = sequences_in_one_write(SEQUENCES, split=c)
+    want = run_pipelined(redis_server, commands)
+    got = run_pipelined(node, commands)
     assert_same(commands, got, want)
 
 
@@ -299,12 +233,10 @@ PINNED = [
 
 @pytest.mark.parametrize('cmd,expected', PINNED, ids=[p[0] for p in PINNED])
 def test_pinned_reply(cmd, expected, node, redis_server):
-    for proc in (redis_server, node):
-        with proc.raw() as conn:
-            assert conn.command('FLUSHALL') == b'+OK\r\n'
-            assert conn.command('HSET', 'h', 'f', 'v', 'n', '5', 'inf', 'inf') == b':3\r\n'
-            assert conn.command('SET', 's', 'x') == b'+OK\r\n'
-            assert conn.command(*c(cmd)) == expected, proc.name
+    setup = [(['FLUSHALL'], b'+OK\r\n'),
+             (['HSET', 'h', 'f', 'v', 'n', '5', 'inf', 'inf'], b':3\r\n'),
+             (['SET', 's', 'x'], b'+OK\r\n')]
+    check_pinned((redis_server, node), setup, cmd, expected, split=c)
 
 
 def test_last_field_deleted_removes_the_key(node):
@@ -363,7 +295,7 @@ def full_hscan(conn, key, *opts):
     """Every (field, value) of a whole HSCAN, and the number of calls."""
     cursor, seen, calls = b'0', {}, 0
     while True:
-        reply = parse1(conn.command('HSCAN', key, cursor, *opts))
+        reply = plain(conn.command('HSCAN', key, cursor, *opts))
         cursor, items = reply
         calls += 1
         assert int(cursor) >= 0
@@ -400,9 +332,9 @@ def test_hscan_small_hash_in_one_call(node, redis_server):
             assert conn.command('FLUSHALL') == b'+OK\r\n'
             flat = [x for i in range(128) for x in ('f%d' % i, 'v' * 64)]
             assert conn.command('HSET', 'h', *flat) == b':128\r\n'
-            cursor, items = parse1(conn.command('HSCAN', 'h', '0', 'COUNT', '1'))
+            cursor, items = plain(conn.command('HSCAN', 'h', '0', 'COUNT', '1'))
             assert cursor == b'0' and len(items) == 256, proc.name
-            cursor, items = parse1(conn.command('HSCAN', 'h', '12345'))
+            cursor, items = plain(conn.command('HSCAN', 'h', '12345'))
             assert cursor == b'0' and len(items) == 256, proc.name
 
 
@@ -414,7 +346,7 @@ def test_hscan_returns_fields_present_throughout(node):
         assert conn.command('HSET', 'h', *[x for kv in stable.items() for x in kv]) == b':300\r\n'
         cursor, seen, step = b'0', set(), 0
         while True:
-            cursor, items = parse1(conn.command('HSCAN', 'h', cursor, 'COUNT', '5'))
+            cursor, items = plain(conn.command('HSCAN', 'h', cursor, 'COUNT', '5'))
             seen.update(items[0::2])
             if step < 60:
                 conn.command('HSET', 'h',
@@ -430,7 +362,7 @@ def test_hscan_returns_fields_present_throughout(node):
 
 def check_picks(reply, fields, count, withvalues, resp3):
     """HRANDFIELD h count [WITHVALUES] reply against the hash `fields`."""
-    value = parse1(reply)
+    value = plain(reply)
     assert isinstance(value, list)
     if withvalues and resp3:
         assert all(isinstance(p, list) and len(p) == 2 for p in value), value
@@ -471,7 +403,7 @@ def test_hrandfield_picks(resp3, node, redis_server):
                         names = check_picks(conn.command(*args), fields, count, wv, resp3)
                         if count >= size:
                             assert sorted(names) == sorted(fields)
-                one = parse1(conn.command('HRANDFIELD', 'h'))
+                one = plain(conn.command('HRANDFIELD', 'h'))
                 assert one in fields
 
 
@@ -480,13 +412,13 @@ def test_hrandfield_is_random(node):
         fields = [('f%d' % i).encode() for i in range(10)]
         conn.command('HSET', 'h', *[x for f in fields for x in (f, 'v')])
         payload = encode('HRANDFIELD', 'h') * 400
-        seen = {parse1(r) for r in split_replies(node.send_raw(payload, 400))}
+        seen = {plain(r) for r in split_replies(node.send_raw(payload, 400))}
         assert seen == set(fields)
         # Unique picks of half the hash are not always the same ones.
-        picks = {tuple(sorted(parse1(conn.command('HRANDFIELD', 'h', '5')))) for _ in range(30)}
+        picks = {tuple(sorted(plain(conn.command('HRANDFIELD', 'h', '5')))) for _ in range(30)}
         assert len(picks) > 1
         # Repeating picks do repeat.
-        many = parse1(conn.command('HRANDFIELD', 'h', '-100'))
+        many = plain(conn.command('HRANDFIELD', 'h', '-100'))
         assert len(many) == 100 and len(set(many)) <= 10
 
 
@@ -546,7 +478,7 @@ def test_resp3_hgetall_map_of_many(node, redis_server):
             assert conn.command('FLUSHALL') == b'+OK\r\n'
             assert conn.command('HELLO', '3').startswith(b'%')
             conn.command('HSET', 'h', *[x for i in range(200) for x in ('f%d' % i, str(i))])
-            kind, items = parse1(conn.command('HGETALL', 'h'))
+            kind, items = plain(conn.command('HGETALL', 'h'))
             assert kind == 'map'
             maps.append(sorted(items))
     assert maps[0] == maps[1]
@@ -595,13 +527,11 @@ def random_hash_command(rnd):
 def test_random_hash_commands_same_as_redis(seed, node, redis_server):
     rnd = random.Random(seed)
     commands = [random_hash_command(rnd) for _ in range(1500)]
-    payload = b''.join(encode(*cmd) for cmd in commands)
-    want = split_replies(redis_server.send_raw(payload, len(commands)))
-    got = split_replies(node.send_raw(payload, len(commands)))
+    want = run_pipelined(redis_server, commands)
+    got = run_pipelined(node, commands)
     assert_same(commands, got, want)
     final = [['DBSIZE']] + [[op, key] for key in HKEYS_ for op in ('TYPE', 'HGETALL', 'HLEN')]
-    with node.raw() as a, redis_server.raw() as b:
-        assert_same(final, [a.command(*x) for x in final], [b.command(*x) for x in final])
+    assert_same(final, run(node, final, flush=False), run(redis_server, final, flush=False))
 
 
 # ---------------------------------------------------------------------------
@@ -611,7 +541,7 @@ def hgetall_local(n, key):
     """HGETALL served by node n itself (READONLY), as a dict."""
     with n.raw() as conn:
         assert conn.command('READONLY') == b'+OK\r\n'
-        return dict(pairs(parse1(conn.command('HGETALL', key))))
+        return dict(pairs(plain(conn.command('HGETALL', key))))
 
 
 def wait_all_agree(cluster, key, want, what):

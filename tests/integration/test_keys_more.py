@@ -16,7 +16,10 @@ import random
 import pytest
 
 from conftest import redis_raft_only
-from harness import encode, scaled, split_replies, wait_until
+import differential
+from differential import (assert_same, check_pinned, compare, compare_pipelined, plain,
+                          run, run_pipelined, sequences_in_one_write)
+from harness import encode, scaled, wait_until
 
 LLONG_MAX = '9223372036854775807'
 LLONG_MIN = '-9223372036854775808'
@@ -24,51 +27,7 @@ RANK0 = (b"-ERR RANK can't be zero: use 1 to start from the first match, 2 from 
          b"the second ... or use negative to start from the end of the list\r\n")
 
 
-def c(line):
-    """'SET k v' -> ['SET', 'k', 'v'] (space-split; use a list for binary)."""
-    return line.split(' ')
-
-
-def _args(cmd):
-    return c(cmd) if isinstance(cmd, str) else cmd
-
-
-# ---------------------------------------------------------------------------
-# A minimal RESP2 parser, for comparing key lists as sets.
-
-
-def parse(buf):
-    """Decode one complete RESP2 reply: bytes, int, None, list, or an
-    Exception instance for errors."""
-    value, pos = _parse_at(buf, 0)
-    assert pos == len(buf), buf
-    return value
-
-
-def _parse_at(buf, pos):
-    nl = buf.index(b'\r\n', pos)
-    kind, head = buf[pos:pos + 1], buf[pos + 1:nl]
-    pos = nl + 2
-    if kind == b'+':
-        return head, pos
-    if kind == b'-':
-        return Exception(head.decode(errors='replace')), pos
-    if kind == b':':
-        return int(head), pos
-    n = int(head)
-    if kind == b'$':
-        if n < 0:
-            return None, pos
-        return buf[pos:pos + n], pos + n + 2
-    if kind == b'*':
-        if n < 0:
-            return None, pos
-        out = []
-        for _ in range(n):
-            item, pos = _parse_at(buf, pos)
-            out.append(item)
-        return out, pos
-    raise ValueError('bad reply %r' % buf[pos:pos + 40])
+c = differential.split_command  # 'SET k v' -> ['SET', 'k', 'v']
 
 
 # ---------------------------------------------------------------------------
@@ -196,44 +155,16 @@ SEQUENCES = {
 }
 
 
-def run(proc, commands):
-    """Run commands one at a time on one connection after FLUSHALL; return
-    the list of reply bytes."""
-    with proc.raw() as conn:
-        assert conn.command('FLUSHALL') == b'+OK\r\n'
-        return [conn.command(*_args(cmd)) for cmd in commands]
-
-
-def assert_same(commands, got, want):
-    for cmd, g, w in zip(commands, got, want):
-        assert g == w, 'command %r:\n  redis-server: %r\n  redis-raft:   %r' % (
-            _args(cmd), w[:300], g[:300])
-    assert len(got) == len(want)
-
-
 @pytest.mark.parametrize('name', sorted(SEQUENCES))
 def test_same_replies_as_redis(name, node, redis_server):
     commands = SEQUENCES[name]
-    want = run(redis_server, commands)
-    got = run(node, commands)
-    assert_same(commands, got, want)
+    compare(node, redis_server, commands)
 
 
 def test_sequences_pipelined_in_one_write(node, redis_server):
     """Every sequence, each after FLUSHALL, sent as one write: batching many
     commands into one log entry must not change any reply."""
-    commands = []
-    for name in sorted(SEQUENCES):
-        commands.append(['FLUSHALL'])
-        commands.extend(_args(cmd) for cmd in SEQUENCES[name])
-    payload = b''.join(encode(*cmd) for cmd in commands)
-
-    def pipelined(proc):
-        with proc.raw() as conn:
-            conn.send(payload)
-            return conn.read_replies(len(commands))
-
-    assert_same(commands, pipelined(node), pipelined(redis_server))
+    compare_pipelined(node, redis_server, sequences_in_one_write(SEQUENCES))
 
 
 # Replies pinned to literal bytes (redis-server 7.0's), checked on both.
@@ -272,14 +203,16 @@ PINNED = [
 ]
 
 
+PINNED_SETUP = [  # (command, its reply) before each pinned command
+    (['FLUSHALL'], b'+OK\r\n'),
+    (['SET', 'k', 'v'], b'+OK\r\n'),
+    (['RPUSH', 'l', 'a', 'b', 'c', 'a'], b':4\r\n'),
+]
+
+
 @pytest.mark.parametrize('cmd,expected', PINNED, ids=[p[0] for p in PINNED])
 def test_pinned_reply(cmd, expected, node, redis_server):
-    for proc in (redis_server, node):
-        with proc.raw() as conn:
-            assert conn.command('FLUSHALL') == b'+OK\r\n'
-            assert conn.command('SET', 'k', 'v') == b'+OK\r\n'
-            assert conn.command('RPUSH', 'l', 'a', 'b', 'c', 'a') == b':4\r\n'
-            assert conn.command(*c(cmd)) == expected, proc.name
+    check_pinned((redis_server, node), PINNED_SETUP, cmd, expected)
 
 
 def test_copy_to_other_db_refused_in_cluster_mode(node):
@@ -331,7 +264,7 @@ def scan_all(conn, *opts, count=None):
     cursor, keys, calls = b'0', [], 0
     extra = list(opts) + (['COUNT', str(count)] if count else [])
     while True:
-        reply = parse(conn.command('SCAN', cursor, *extra))
+        reply = plain(conn.command('SCAN', cursor, *extra))
         assert isinstance(reply, list), reply
         cursor, batch = reply
         keys.extend(batch)
@@ -345,7 +278,7 @@ def test_keys_patterns_same_key_sets(node, redis_server):
         fill_binary_keys(proc)
     with node.raw() as got, redis_server.raw() as want:
         for pat in PATTERNS:
-            g, w = parse(got.command('KEYS', pat)), parse(want.command('KEYS', pat))
+            g, w = plain(got.command('KEYS', pat)), plain(want.command('KEYS', pat))
             assert sorted(g) == sorted(w), pat
             assert len(g) == len(set(g)), pat
 
@@ -378,7 +311,7 @@ def test_scan_count_bounds_work_per_call(node):
         keys, calls = scan_all(conn, count=1)
         assert calls > 50 and sorted(set(keys)) == sorted(b'k%d' % i for i in range(500))
         # Filtered keys still count as work: MATCH nothing ends quickly too.
-        reply = parse(conn.command('SCAN', '0', 'MATCH', 'nothing*', 'COUNT', '10000'))
+        reply = plain(conn.command('SCAN', '0', 'MATCH', 'nothing*', 'COUNT', '10000'))
         assert reply == [b'0', []]
 
 
@@ -397,7 +330,7 @@ def test_scan_survives_growth_and_shrink(node):
         pipeline([['SET', 'gone:%d' % i, 'v'] for i in range(300)])
         cursor, seen, calls, churn = b'0', [], 0, 0
         while True:
-            reply = parse(conn.command('SCAN', cursor, 'COUNT', '5'))
+            reply = plain(conn.command('SCAN', cursor, 'COUNT', '5'))
             cursor, batch = reply
             seen.extend(batch)
             calls += 1
@@ -435,12 +368,12 @@ def test_expired_keys_hidden_from_keys_scan_randomkey(node, redis_server):
             wait_until(lambda: conn.command('EXISTS', *['exp:%d' % i for i in range(20)])
                        == b':0\r\n', scaled(10), what='the keys to expire')
             live = [b'live', b'live:l']
-            assert sorted(parse(conn.command('KEYS', '*'))) == live, proc.name
-            assert sorted(parse(conn.command('KEYS', 'exp:*'))) == [], proc.name
+            assert sorted(plain(conn.command('KEYS', '*'))) == live, proc.name
+            assert sorted(plain(conn.command('KEYS', 'exp:*'))) == [], proc.name
             assert sorted(scan_all(conn)[0]) == live, proc.name
             assert sorted(scan_all(conn, 'TYPE', 'string')[0]) == [b'live'], proc.name
             for _ in range(50):
-                assert parse(conn.command('RANDOMKEY')) in live, proc.name
+                assert plain(conn.command('RANDOMKEY')) in live, proc.name
             assert conn.command('DEL', 'live', 'live:l') == b':2\r\n'
             # Only expired keys left (in the table, maybe): no key at all.
             for i in range(20):
@@ -490,7 +423,7 @@ def test_rename_over_expired_key(node, redis_server):
                        what='exp2 to expire')
             assert conn.command('COPY', 'exp', 'exp2') == b':1\r\n'
             assert conn.command('LMOVE', 'nol', 'exp2', 'LEFT', 'LEFT') == b'$-1\r\n'
-            assert sorted(parse(conn.command('KEYS', '*'))) == [b'exp', b'exp2']
+            assert sorted(plain(conn.command('KEYS', '*'))) == [b'exp', b'exp2']
 
 
 def test_randomkey_returns_every_key_eventually(node):
@@ -500,7 +433,7 @@ def test_randomkey_returns_every_key_eventually(node):
             assert conn.command('SET', k, 'v') == b'+OK\r\n'
         seen = set()
         for _ in range(500):
-            k = parse(conn.command('RANDOMKEY'))
+            k = plain(conn.command('RANDOMKEY'))
             assert k in keys
             seen.add(k)
             if seen == set(keys):
@@ -552,18 +485,15 @@ def random_command(rnd):
 def test_random_commands_same_as_redis(seed, node, redis_server):
     rnd = random.Random(seed)
     commands = [random_command(rnd) for _ in range(2000)]
-    payload = b''.join(encode(*cmd) for cmd in commands)
     for proc in (node, redis_server):
         with proc.raw() as conn:
             assert conn.command('FLUSHALL') == b'+OK\r\n'
-    want = split_replies(redis_server.send_raw(payload, len(commands)))
-    got = split_replies(node.send_raw(payload, len(commands)))
+    want = run_pipelined(redis_server, commands)
+    got = run_pipelined(node, commands)
     assert_same(commands, got, want)
     final = [['DBSIZE']] + [[op, key] for key in KEYS for op in ('TYPE', 'GET')] + \
         [['LRANGE', key, '0', '-1'] for key in KEYS]
-    with node.raw() as g, redis_server.raw() as w:
-        assert_same(final, [g.command(*cmd) for cmd in final],
-                    [w.command(*cmd) for cmd in final])
+    assert_same(final, run(node, final, flush=False), run(redis_server, final, flush=False))
 
 
 # ---------------------------------------------------------------------------
@@ -601,5 +531,5 @@ def test_rename_lmove_agree_on_all_nodes(cluster):
             def agrees():
                 return [conn.command(*cmd) for cmd in checks] == want
             wait_until(agrees, scaled(10), what='node %d to agree' % n.node_id)
-            assert sorted(parse(conn.command('KEYS', '*'))) == want_keys
+            assert sorted(plain(conn.command('KEYS', '*'))) == want_keys
             assert sorted(scan_all(conn, count=1)[0]) == want_keys

@@ -18,6 +18,7 @@ import threading
 import pytest
 
 import harness
+from differential import run_pipelined, sequences_in_one_write
 from harness import encode, scaled, split_replies, wait_until
 from test_snapshots import newest_snapshot
 
@@ -294,28 +295,22 @@ def test_script_pipelined_in_one_write(name, node, redis_server):
     """A one-connection script sent as a single write (MULTI, the queued
     commands and EXEC arrive together): the same replies as redis-server."""
     steps = SCRIPTS[name]
-    payload = encode('FLUSHALL') + b''.join(encode(*st[1]) for st in steps)
+    commands = [['FLUSHALL']] + [st[1] for st in steps]
+    assert_same_steps(steps, run_pipelined(node, commands)[1:],
+                      run_pipelined(redis_server, commands)[1:])
 
-    def pipelined(proc):
-        with proc.raw() as conn:
-            conn.send(payload)
-            return conn.read_replies(len(steps) + 1)
-    assert_same_steps(steps, pipelined(node)[1:], pipelined(redis_server)[1:])
+
+def single_conn_scripts_in_one_write():
+    """Every one-connection script, each after FLUSHALL, as (steps,
+    commands) for run_pipelined."""
+    commands = sequences_in_one_write(
+        {name: [st[1] for st in SCRIPTS[name]] for name in SINGLE_CONN})
+    return [('a', cmd) for cmd in commands], commands
 
 
 def test_all_single_conn_scripts_in_one_write(node, redis_server):
-    commands = []
-    for name in SINGLE_CONN:
-        commands.append(['FLUSHALL'])
-        commands.extend(st[1] for st in SCRIPTS[name])
-    payload = b''.join(encode(*cmd) for cmd in commands)
-
-    def pipelined(proc):
-        with proc.raw() as conn:
-            conn.send(payload)
-            return conn.read_replies(len(commands))
-    steps = [('a', cmd) for cmd in commands]
-    assert_same_steps(steps, pipelined(node), pipelined(redis_server))
+    steps, commands = single_conn_scripts_in_one_write()
+    assert_same_steps(steps, run_pipelined(node, commands), run_pipelined(redis_server, commands))
 
 
 def test_watch_multi_exec_pipelined_in_one_write(node, redis_server):
@@ -415,18 +410,9 @@ def test_follower_scripts_same_as_redis(name, cluster, redis_server):
 
 def test_follower_scripts_pipelined(cluster, redis_server):
     follower = cluster.followers()[0]
-    commands = []
-    for name in SINGLE_CONN:
-        commands.append(['FLUSHALL'])
-        commands.extend(st[1] for st in SCRIPTS[name])
-    payload = b''.join(encode(*cmd) for cmd in commands)
-
-    def pipelined(proc):
-        with proc.raw() as conn:
-            conn.send(payload)
-            return conn.read_replies(len(commands))
-    steps = [('a', cmd) for cmd in commands]
-    assert_same_steps(steps, pipelined(follower), pipelined(redis_server))
+    steps, commands = single_conn_scripts_in_one_write()
+    assert_same_steps(steps, run_pipelined(follower, commands),
+                      run_pipelined(redis_server, commands))
 
 
 def test_watch_on_follower_sees_leader_write(cluster):
@@ -697,16 +683,11 @@ def test_big_transaction_on_leader_and_follower(cluster, redis_server):
     for i in range(5000):
         cmds.append(['RPUSH', 'l', 'x' * 200] if i % 2 else ['INCR', 'n'])
     cmds += [['LLEN', 'l'], ['GET', 'n'], ['EXEC'], ['LLEN', 'l']]
-    payload = encode('FLUSHALL') + b''.join(encode(*x) for x in cmds)
-
-    def pipelined(proc):
-        with proc.raw(timeout=scaled(60)) as conn:
-            conn.send(payload)
-            return conn.read_replies(len(cmds) + 1)
-    want = pipelined(redis_server)
-    steps = [('a', x) for x in ['FLUSHALL'] + cmds]
-    assert_same_steps(steps, pipelined(leader), want)
-    assert_same_steps(steps, pipelined(follower), want)
+    commands = [['FLUSHALL']] + cmds
+    want = run_pipelined(redis_server, commands, timeout=scaled(60))
+    steps = [('a', x) for x in commands]
+    assert_same_steps(steps, run_pipelined(leader, commands, timeout=scaled(60)), want)
+    assert_same_steps(steps, run_pipelined(follower, commands, timeout=scaled(60)), want)
 
 
 def test_watch_survives_leadership_transfer(cluster):

@@ -17,8 +17,8 @@ In a cluster (see src/pubsub.h) PUBLISH goes through the raft log and
 every node delivers on apply: every subscriber on every node sees every
 message, all in the same (log) order.
 
-The RESP3-aware reader (resp_length, Resp3Conn, parse) is shared with
-test_resp3.py.
+The transcript machinery (Session, transcript, run_differential) is in
+differential.py, shared with test_resp3.py.
 """
 
 import threading
@@ -28,322 +28,8 @@ import pytest
 import redis
 
 import harness
+from differential import parse_one, run_differential
 from harness import encode, scaled, wait_until
-
-# ---------------------------------------------------------------------------
-# RESP2/RESP3 reading
-
-
-def resp_length(buf, pos=0):
-    """Length of the complete RESP2 or RESP3 reply at buf[pos], or None if
-    buf holds only part of it. An attribute (|) counts with the reply it
-    annotates."""
-    if pos >= len(buf):
-        return None
-    nl = buf.find(b'\r\n', pos)
-    if nl < 0:
-        return None
-    kind = buf[pos:pos + 1]
-    head = nl + 2 - pos
-    if kind in (b'+', b'-', b':', b'_', b'#', b',', b'('):
-        return head
-    if kind in (b'$', b'!', b'='):
-        n = int(buf[pos + 1:nl])
-        if n < 0:
-            return head
-        if len(buf) < nl + 2 + n + 2:
-            return None
-        return head + n + 2
-    if kind in (b'*', b'~', b'>', b'%', b'|'):
-        n = int(buf[pos + 1:nl])
-        count = max(n, 0) * (2 if kind in (b'%', b'|') else 1)
-        total = head
-        for _ in range(count):
-            sub = resp_length(buf, pos + total)
-            if sub is None:
-                return None
-            total += sub
-        if kind == b'|':
-            sub = resp_length(buf, pos + total)
-            if sub is None:
-                return None
-            total += sub
-        return total
-    raise ValueError('not a RESP reply: %r' % buf[pos:pos + 64])
-
-
-class Typed:
-    """A parsed reply: its RESP type byte and its value (bytes, int, None,
-    list, or list of (key, value) pairs for maps)."""
-
-    def __init__(self, kind, value):
-        self.kind = kind
-        self.value = value
-
-    def __repr__(self):
-        return 'Typed(%r, %r)' % (self.kind, self.value)
-
-
-def parse(buf, pos=0):
-    """(Typed, end position) of the reply at buf[pos] (complete)."""
-    nl = buf.index(b'\r\n', pos)
-    kind = buf[pos:pos + 1].decode()
-    line = buf[pos + 1:nl]
-    nxt = nl + 2
-    if kind in '+-(':
-        return Typed(kind, line), nxt
-    if kind == ':':
-        return Typed(kind, int(line)), nxt
-    if kind == ',':
-        return Typed(kind, float(line)), nxt
-    if kind == '#':
-        return Typed(kind, line == b't'), nxt
-    if kind == '_':
-        return Typed(kind, None), nxt
-    if kind in '$!=':
-        n = int(line)
-        if n < 0:
-            return Typed(kind, None), nxt
-        return Typed(kind, buf[nxt:nxt + n]), nxt + n + 2
-    if kind in '*~>':
-        n = int(line)
-        if n < 0:
-            return Typed(kind, None), nxt
-        items = []
-        for _ in range(n):
-            item, nxt = parse(buf, nxt)
-            items.append(item)
-        return Typed(kind, items), nxt
-    if kind in '%|':
-        n = int(line)
-        pairs = []
-        for _ in range(n):
-            k, nxt = parse(buf, nxt)
-            v, nxt = parse(buf, nxt)
-            pairs.append((k, v))
-        if kind == '|':
-            return parse(buf, nxt)
-        return Typed(kind, pairs), nxt
-    raise ValueError('not a RESP reply: %r' % buf[pos:pos + 64])
-
-
-def parse_one(reply):
-    value, end = parse(reply)
-    assert end == len(reply), reply
-    return value
-
-
-def split_resp(buf):
-    out, pos = [], 0
-    while pos < len(buf):
-        n = resp_length(buf, pos)
-        if n is None:
-            raise ValueError('incomplete reply at %d: %r' % (pos, buf[pos:pos + 64]))
-        out.append(buf[pos:pos + n])
-        pos += n
-    return out
-
-
-class Resp3Conn(harness.RawConn):
-    """RawConn that reads RESP3 replies too."""
-
-    def read_reply(self, timeout=None):
-        deadline = time.monotonic() + (timeout or self.timeout)
-        while True:
-            n = resp_length(self.buf)
-            if n is not None:
-                out, self.buf = self.buf[:n], self.buf[n:]
-                return out
-            if self.eof or not self._fill(deadline):
-                raise ConnectionError('closed by server; partial %r' % self.buf[:200])
-
-
-def conn_to(proc, timeout=harness.REPLY_TIMEOUT):
-    return Resp3Conn(proc.port, proc.host, timeout=timeout)
-
-
-# ---------------------------------------------------------------------------
-# Multi-connection transcripts
-
-
-class Session:
-    """Named raw connections to one server, stepped together."""
-
-    def __init__(self, proc, names):
-        self.proc = proc
-        self.conns = {n: conn_to(proc) for n in names}
-        self.closed = set()
-        self.in_multi = set()
-        self.serial = 0
-
-    def close(self):
-        for c in self.conns.values():
-            c.close()
-
-    def _until_sentinel(self, name):
-        conn = self.conns[name]
-        self.serial += 1
-        token = b'~sentinel-%d~' % self.serial
-        conn.send(encode('PING', token))
-        out = []
-        while True:
-            try:
-                reply = conn.read_reply()
-            except ConnectionError:
-                out.append(b'<closed>' + conn.buf)
-                self.closed.add(name)
-                return out
-            out.append(reply)
-            if token in reply:
-                return out
-
-    def step(self, name, args):
-        """Send args on connection `name`; returns {conn: [reply bytes]} for
-        every connection still open."""
-        conn = self.conns[name]
-        conn.send(encode(*args))
-        result = {}
-        if args and harness._b(args[0]).upper() == b'QUIT':
-            try:
-                result[name] = [conn.read_until_closed()]
-            except harness.TimeoutExpired as exc:
-                result[name] = ['<still open: %s>' % exc]
-            self.closed.add(name)
-        elif name in self.in_multi:
-            # a sentinel would be queued: the one reply of the command
-            result[name] = [conn.read_reply()]
-        elif harness._b(args[0]).upper() == b'MULTI':
-            first = conn.read_reply()
-            result[name] = [first]
-            if first != b'+OK\r\n':
-                result[name] += self._until_sentinel(name)
-        else:
-            result[name] = self._until_sentinel(name)
-        verb = harness._b(args[0]).upper() if args else b''
-        first = result[name][0] if result[name] else b''
-        if verb == b'MULTI' and first == b'+OK\r\n':
-            self.in_multi.add(name)
-        elif verb in (b'EXEC', b'DISCARD', b'RESET'):
-            self.in_multi.discard(name)
-        for other in self.conns:
-            if other != name and other not in self.closed and other not in self.in_multi:
-                result[other] = self._until_sentinel(other)
-        return result
-
-
-def _args(cmd):
-    return cmd.split(' ') if isinstance(cmd, str) else list(cmd)
-
-
-def _elements(reply):
-    """The element replies of an aggregate reply (header dropped)."""
-    nl = reply.index(b'\r\n')
-    return split_resp(reply[nl + 2:]), reply[:nl + 2]
-
-
-def normalize(replies, flags):
-    """Order-insensitive forms where the order is the server's hash order:
-    'sort' sorts the replies of the step (UNSUBSCRIBE with no argument
-    confirms in dict order), 'elements' sorts the elements of each aggregate
-    reply (PUBSUB CHANNELS), keeping the sentinel reply last; 'msgs' (on
-    every connection) sorts what came before the sentinel (a message that
-    matches several patterns of one client: Redis sends the pmessages in its
-    pattern dict's order)."""
-    if 'msgs' in flags:
-        replies = sorted(replies[:-1]) + replies[-1:]
-    if 'sort' in flags:
-        head, last = replies[:-1], replies[-1:]
-        # the counts decrease in the order of the confirmations: compare
-        # the (kind, name) pairs as a set and the counts as a sequence
-        names = sorted(r.rsplit(b':', 1)[0] for r in head)
-        counts = [r.rsplit(b':', 1)[1] for r in head]
-        replies = [b'names=%r counts=%r' % (names, counts)] + last
-    if 'elements' in flags:
-        out = []
-        for r in replies:
-            if r[:1] in (b'*', b'~') and not r.startswith(b'*-1'):
-                elems, header = _elements(r)
-                out.append(header + b''.join(sorted(elems)))
-            else:
-                out.append(r)
-        replies = out
-    return replies
-
-
-def hello_canonical(reply):
-    """HELLO's map with the values that differ by nature (id, version,
-    mode, role) replaced by their type: keys, order and types stay."""
-    if reply[:1] not in (b'%', b'*') or b'$6\r\nserver\r\n' not in reply[:30]:
-        return reply
-    v = parse_one(reply)
-    items = [x for kv in v.value for x in kv] if v.kind == '%' else v.value
-    out = []
-    for k, val in zip(items[0::2], items[1::2]):
-        if k.value in (b'id', b'version', b'mode', b'role'):
-            out.append(b'%s=<%s>' % (k.value, val.kind.encode()))
-        else:
-            out.append(b'%s=%s%r' % (k.value, val.kind.encode(), val.value))
-    return b'HELLO ' + v.kind.encode() + b' ' + b' '.join(out)
-
-
-def transcript(proc, steps, names):
-    """Run steps [(conn, cmd, flags)] on proc; returns the list of
-    (step, {conn: replies})."""
-    if proc is not None:
-        with proc.raw() as c:
-            assert c.command('FLUSHALL') == b'+OK\r\n'
-    s = Session(proc, names)
-    out = []
-    try:
-        for step in steps:
-            name, cmd = step[0], _args(step[1])
-            flags = step[2] if len(step) > 2 else ()
-            result = s.step(name, cmd)
-            if harness._b(cmd[0]).upper() == b'HELLO':
-                result[name] = [hello_canonical(r) for r in result[name]]
-            out.append({k: normalize(v, flags if k == name else
-                                     [f for f in flags if f == 'msgs'])
-                        for k, v in result.items()})
-    finally:
-        s.close()
-    return out
-
-
-def expand(seq):
-    """Steps as (conn, cmd[, flags]); a plain string or list is on 'a'."""
-    steps = []
-    for s in seq:
-        if isinstance(s, tuple):
-            steps.append(s)
-        else:
-            steps.append(('a', s))
-    return steps
-
-
-def assert_same_transcript(steps, got, want):
-    """Every differing step is reported (up to 8), not only the first."""
-    diffs = []
-    for i, (step, g, w) in enumerate(zip(steps, got, want)):
-        for name in sorted(set(g) | set(w)):
-            gv, wv = g.get(name), w.get(name)
-            if gv != wv:
-                diffs.append(
-                    'step %d: %s sends %r; replies on connection %r differ:\n'
-                    '  redis-server: %r\n  redis-raft:   %r' % (
-                        i, step[0], _args(step[1]), name,
-                        [x[:300] for x in wv or []], [x[:300] for x in gv or []]))
-    assert not diffs, '\n'.join(diffs[:8])
-    assert len(got) == len(want)
-
-
-def run_differential(seq, node, redis_server):
-    steps = expand(seq)
-    names = sorted({s[0] for s in steps})
-    want = transcript(redis_server, steps, names)
-    got = transcript(node, steps, names)
-    assert_same_transcript(steps, got, want)
-    return got
-
 
 SUBSCRIBED_ERR = (b"-ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
                   b"PING / QUIT / RESET are allowed in this context\r\n")
@@ -453,7 +139,7 @@ def test_same_pubsub_transcript_as_redis(name, node, redis_server):
 # Pinned bytes (redis-server 7.0's), checked on both servers.
 def test_pinned_message_framing(node, redis_server):
     for proc in (redis_server, node):
-        with conn_to(proc) as sub, conn_to(proc) as pub:
+        with proc.raw() as sub, proc.raw() as pub:
             assert sub.command('SUBSCRIBE', 'ch') == \
                 b'*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n', proc.name
             assert sub.command('PSUBSCRIBE', 'c*') == \
@@ -486,7 +172,7 @@ def test_subscribe_pipelined_with_commands(node, redis_server):
     def run(proc):
         with proc.raw() as c:
             assert c.command('FLUSHALL') == b'+OK\r\n'
-        with conn_to(proc) as c:
+        with proc.raw() as c:
             c.send(payload)
             return c.read_replies(nreplies)
     want = run(redis_server)
@@ -532,7 +218,7 @@ def test_redis_py_pubsub_on_one_node(node):
 
 
 def test_closing_subscriber_forgets_it(node):
-    with conn_to(node) as sub:
+    with node.raw() as sub:
         sub.command('SUBSCRIBE', 'a')
         sub.command('PSUBSCRIBE', 'b*')
     with node.raw() as c:
@@ -561,7 +247,7 @@ def message_data(reply):
 
 
 def subscribe(proc, *channels, pattern=False):
-    c = conn_to(proc)
+    c = proc.raw()
     c.send(encode('PSUBSCRIBE' if pattern else 'SUBSCRIBE', *channels))
     for i, ch in enumerate(channels, 1):
         kind = b'psubscribe' if pattern else b'subscribe'

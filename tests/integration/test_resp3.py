@@ -12,8 +12,8 @@ proto, modules).
 import pytest
 
 from harness import encode
-from test_pubsub import (conn_to, expand, parse_one, run_differential,
-                         transcript, assert_same_transcript)
+from differential import (assert_same_transcript, expand, parse_one, run_differential,
+                          transcript)
 
 HELLO_KEYS = [b'server', b'version', b'proto', b'id', b'mode', b'role', b'modules']
 
@@ -54,7 +54,7 @@ def both(node, redis_server, commands):
     for proc in (node, redis_server):
         with proc.raw() as c:
             assert c.command('FLUSHALL') == b'+OK\r\n'
-        with conn_to(proc) as c:
+        with proc.raw() as c:
             out.append([c.command(*cmd) for cmd in commands])
     return out[0], out[1]
 
@@ -80,7 +80,7 @@ def test_hello_then_plain_hello_reports_current_protocol(node, redis_server):
 
 
 def test_hello_id_is_client_id(node):
-    with conn_to(node) as c:
+    with node.raw() as c:
         _, _, vals = hello_shape(c.command('HELLO', '3'))
         assert c.command('CLIENT', 'ID') == b':%d\r\n' % vals[b'id'].value
 
@@ -192,7 +192,7 @@ def test_pinned_resp3_reply(cmd, expected, node, redis_server):
     for proc in (redis_server, node):
         with proc.raw() as c:
             assert c.command('FLUSHALL') == b'+OK\r\n'
-        with conn_to(proc) as c:
+        with proc.raw() as c:
             c.command('HELLO', '3')
             if cmd.startswith('SMEMBERS'):
                 assert c.command('SADD', 's', 'm') == b':1\r\n', proc.name
@@ -203,7 +203,7 @@ def test_pinned_resp3_reply(cmd, expected, node, redis_server):
 
 def test_pinned_push_framing(node, redis_server):
     for proc in (redis_server, node):
-        with conn_to(proc) as sub, conn_to(proc) as pub:
+        with proc.raw() as sub, proc.raw() as pub:
             sub.command('HELLO', '3')
             assert sub.command('SUBSCRIBE', 'ch') == \
                 b'>3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n', proc.name
@@ -225,7 +225,7 @@ def test_pinned_push_framing(node, redis_server):
 
 def test_info_is_verbatim_in_resp3(node, redis_server):
     for proc in (redis_server, node):
-        with conn_to(proc) as c:
+        with proc.raw() as c:
             assert c.command('INFO', 'server').startswith(b'$'), proc.name
             c.command('HELLO', '3')
             v = parse_one(c.command('INFO', 'server'))
@@ -246,7 +246,7 @@ def test_pipelined_hello_switches_between_replies(node, redis_server):
     def run(proc):
         with proc.raw() as c:
             assert c.command('FLUSHALL') == b'+OK\r\n'
-        with conn_to(proc) as c:
+        with proc.raw() as c:
             c.send(payload)
             return c.read_replies(len(cmds))
     got, want = run(node), run(redis_server)
@@ -281,7 +281,7 @@ def test_resp3_through_follower_like_redis(cluster, redis_server):
 
 def test_resp3_through_follower_pipelined(cluster):
     follower = cluster.followers()[0]
-    with conn_to(follower) as c:
+    with follower.raw() as c:
         c.command('HELLO', '3')
         c.send(encode('GET', 'nokey') + encode('SADD', 's', 'm') + encode('SMEMBERS', 's') +
                encode('LPOP', 'nol') + encode('GET', 'nokey'))
@@ -294,13 +294,13 @@ def test_resp3_push_through_follower(cluster):
     leader and (forwarded) on the follower itself."""
     leader = cluster.wait_for_leader()
     follower = cluster.followers()[0]
-    with conn_to(follower) as sub:
+    with follower.raw() as sub:
         sub.command('HELLO', '3')
         assert sub.command('SUBSCRIBE', 'ch') == b'>3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n'
         with leader.raw() as c:
             assert c.command('PUBLISH', 'ch', 'warmup') == b':0\r\n'
         assert sub.read_reply() == b'>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$6\r\nwarmup\r\n'
-        with conn_to(follower) as pub:
+        with follower.raw() as pub:
             pub.command('HELLO', '3')
             assert pub.command('PUBLISH', 'ch', 'local') == b':0\r\n'
         assert sub.read_reply() == b'>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nlocal\r\n'

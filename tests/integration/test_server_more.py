@@ -13,27 +13,13 @@ import time
 import pytest
 
 import harness
+import differential
+from differential import check_pinned, compare
+from conftest import redis_raft_only
 from harness import encode, parse_info, wait_until
 
 
-def c(line):
-    return line.split(' ')
-
-
-def _args(cmd):
-    return c(cmd) if isinstance(cmd, str) else cmd
-
-
-def run(proc, commands):
-    with proc.raw() as conn:
-        return [conn.command(*_args(cmd)) for cmd in commands]
-
-
-def assert_same(commands, got, want):
-    for cmd, g, w in zip(commands, got, want):
-        assert g == w, 'command %r:\n  redis-server: %r\n  redis-raft:   %r' % (
-            _args(cmd), w[:300], g[:300])
-    assert len(got) == len(want)
+c = differential.split_command
 
 
 # Sequences whose replies do not depend on the server: errors, and commands
@@ -92,9 +78,7 @@ SEQUENCES = {
 @pytest.mark.parametrize('name', sorted(SEQUENCES))
 def test_same_replies_as_redis(name, node, redis_server):
     commands = SEQUENCES[name]
-    want = run(redis_server, commands)
-    got = run(node, commands)
-    assert_same(commands, got, want)
+    compare(node, redis_server, commands, flush=False)
 
 
 PINNED = [
@@ -116,9 +100,7 @@ PINNED = [
 
 @pytest.mark.parametrize('cmd,expected', PINNED, ids=[p[0] for p in PINNED])
 def test_pinned_reply(cmd, expected, node, redis_server):
-    for proc in (redis_server, node):
-        with proc.raw() as conn:
-            assert conn.command(*c(cmd)) == expected, proc.name
+    check_pinned((redis_server, node), [], cmd, expected)
 
 
 # ---------------------------------------------------------------------------
@@ -163,6 +145,7 @@ def client_lines(conn, *args):
 
 def test_client_list_fields_match_redis(node, redis_server):
     """Same field names in the same order as redis-server 7.0's lines."""
+    redis_raft_only()  # redis-raft's own fields, keys or table
     names = {}
     for proc in (redis_server, node):
         with proc.raw() as conn:
@@ -227,54 +210,19 @@ def test_client_list_flags_pubsub_and_multi(node):
         assert by_id[tid]['flags'] == 'N' and by_id[tid]['multi'] == '-1'
 
 
-def resp3_length(buf, pos=0):
-    """Length of the RESP3 reply at buf[pos:], or None if incomplete."""
-    end = buf.find(b'\r\n', pos)
-    if end < 0:
-        return None
-    kind, head = buf[pos:pos + 1], buf[pos + 1:end]
-    n = end + 2 - pos
-    if kind in b'+-:_,#(':
-        return n
-    count = int(head)
-    if kind in b'$=!':
-        return n + count + 2 if count >= 0 and len(buf) >= end + 2 + count + 2 else (
-            n if count < 0 else None)
-    if kind == b'%':
-        count *= 2
-    at = pos + n
-    for _ in range(max(count, 0)):
-        m = resp3_length(buf, at)
-        if m is None:
-            return None
-        at += m
-    return at - pos
-
-
-def resp3_command(conn, *args):
-    conn.send(encode(*args))
-    deadline = time.monotonic() + harness.REPLY_TIMEOUT
-    while True:
-        n = resp3_length(conn.buf)
-        if n is not None:
-            out, conn.buf = conn.buf[:n], conn.buf[n:]
-            return out
-        assert conn._fill(deadline), 'closed'
-
-
 def test_client_list_and_info_resp3_verbatim(node):
     with node.raw() as conn:
-        assert resp3_command(conn, 'HELLO', '3').startswith(b'%')
+        assert conn.command('HELLO', '3').startswith(b'%')
         for args in (('CLIENT', 'LIST'), ('CLIENT', 'INFO'), ('INFO',),
                      ('INFO', 'stats')):
-            reply = resp3_command(conn, *args)
+            reply = conn.command(*args)
             assert re.match(rb'^=\d+\r\ntxt:', reply), (args, reply[:60])
-        line = resp3_command(conn, 'CLIENT', 'INFO')
+        line = conn.command('CLIENT', 'INFO')
         assert b' resp=3\n' in line, line
-        assert resp3_command(conn, 'CLIENT', 'GETNAME') == b'_\r\n'
-        reply = resp3_command(conn, 'CONFIG', 'GET', 'loglevel')
+        assert conn.command('CLIENT', 'GETNAME') == b'_\r\n'
+        reply = conn.command('CONFIG', 'GET', 'loglevel')
         assert reply == b'%1\r\n$8\r\nloglevel\r\n$6\r\nnotice\r\n', reply
-        reply = resp3_command(conn, 'COMMAND', 'INFO', 'raft.exec')
+        reply = conn.command('COMMAND', 'INFO', 'raft.exec')
         assert reply == b'*1\r\n_\r\n', reply
 
 
@@ -405,6 +353,7 @@ def config_map(reply):
 
 
 def test_config_get_patterns(node):
+    redis_raft_only()  # redis-raft's own fields, keys or table
     with node.raw() as conn:
         got = config_map(conn.command('CONFIG', 'GET', 'snapshot-*', 'SNAPSHOT-THRESHOLD',
                                       '*-trailing', 'loglevel'))
@@ -502,6 +451,7 @@ def sections(reply):
 
 
 def test_info_section_selection(node):
+    redis_raft_only()  # redis-raft's own fields, keys or table
     with node.raw() as conn:
         dflt = sections(conn.command('INFO'))
         assert 'Commandstats' not in dflt
@@ -590,6 +540,7 @@ def test_commandstats_and_resetstat(fresh_node):
 
 
 def test_command_hides_internal_commands(node):
+    redis_raft_only()  # redis-raft's own fields, keys or table
     with node.raw() as conn:
         count = int(conn.command('COMMAND', 'COUNT')[1:-2])
         reply = conn.command('COMMAND')

@@ -19,11 +19,13 @@ different dict layout, on that node). Every wait polls with a deadline.
 """
 
 import random
-import time
 
 import pytest
 
 from conftest import redis_raft_only
+import differential
+from differential import (check_pinned_in_order, command_name, run, run_pipelined,
+                          sequences_in_one_write, unordered)
 from harness import encode, scaled, wait_until
 
 LLONG_MAX = '9223372036854775807'
@@ -33,9 +35,7 @@ LLONG_MIN = '-9223372036854775808'
 UNORDERED = {'SMEMBERS', 'SINTER', 'SUNION', 'SDIFF', 'SPOP', 'SRANDMEMBER', 'SSCAN'}
 
 
-def c(line):
-    """'SADD s a b' -> ['SADD', 's', 'a', 'b'] (space-split; a list for binary)."""
-    return line.split(' ')
+c = differential.split_command  # 'SADD s a b' -> ['SADD', 's', 'a', 'b']
 
 
 NUMS = ['%d' % i for i in range(20)]
@@ -141,117 +141,19 @@ ARITY = {'SADD': -3, 'SREM': -3, 'SISMEMBER': 3, 'SMISMEMBER': -3, 'SMEMBERS': 2
          'SDIFFSTORE': -3, 'SMOVE': 4}
 
 for _name, _arity in ARITY.items():
-    _calls = [[_name] + ['k'] * (argc - 1) for argc in range(1, abs(_arity))]
-    if _arity > 0:
-        _calls.append([_name] + ['k'] * _arity)
-    SEQUENCES['arity_' + _name.lower()] = _calls + ['DBSIZE']
+    SEQUENCES['arity_' + _name.lower()] = differential.arity_sequence(
+        _name, _arity, filler='k', lowercase_call=False)
 
 
-# ---------------------------------------------------------------------------
-# RESP parsing, for comparisons that ignore member order
-
-
-class Err(bytes):
-    pass
-
-
-class Incomplete(Exception):
-    pass
-
-
-def parse(buf, pos=0):
-    """(value, next position) of the RESP2/RESP3 reply at buf[pos:]; raises
-    Incomplete when buf ends first. Aggregates become (type char, [items]);
-    errors Err; nulls None; other scalars their bytes with the type char."""
-    end = buf.find(b'\r\n', pos)
-    if end < 0:
-        raise Incomplete()
-    kind = buf[pos:pos + 1]
-    line = buf[pos + 1:end]
-    pos = end + 2
-    if kind in (b'$', b'='):
-        n = int(line)
-        if n < 0:
-            return None, pos
-        if len(buf) < pos + n + 2:
-            raise Incomplete()
-        return buf[pos:pos + n], pos + n + 2
-    if kind in (b'*', b'~', b'%', b'>'):
-        n = int(line)
-        if n < 0:
-            return None, pos
-        if kind == b'%':
-            n *= 2
-        items = []
-        for _ in range(n):
-            item, pos = parse(buf, pos)
-            items.append(item)
-        return (kind.decode(), items), pos
-    if kind == b'-':
-        return Err(line), pos
-    if kind == b'_':
-        return None, pos
-    return kind + line, pos
-
-
-def read_reply(conn, timeout=20.0):
-    """The bytes of the next complete RESP2 or RESP3 reply on a RawConn
-    (harness.RawConn.read_reply knows RESP2 only)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            _, n = parse(conn.buf)
-            out, conn.buf = conn.buf[:n], conn.buf[n:]
-            return out
-        except Incomplete:
-            if conn.eof or not conn._fill(deadline):
-                raise ConnectionError('closed by server; partial %r' % conn.buf[:200])
-
-
-def command(conn, *args):
-    conn.send(encode(*args))
-    return read_reply(conn)
-
-
-def unordered(reply):
-    """The reply with the members of its arrays sorted (SSCAN: the page)."""
-    value, end = parse(reply)
-    assert end == len(reply), reply
-
-    def norm(v):
-        if isinstance(v, tuple):
-            items = [norm(i) for i in v[1]]
-            if all(isinstance(i, bytes) for i in items) and v[0] != '%':
-                items = sorted(items)
-            return (v[0], items)
-        return v
-    return norm(value)
-
-
-def _args(cmd):
-    return c(cmd) if isinstance(cmd, str) else cmd
-
-
-def _name(cmd):
-    name = _args(cmd)[0]
-    return (name.decode() if isinstance(name, bytes) else name).upper()
-
-
-def run(proc, commands, prelude=()):
-    with proc.raw() as conn:
-        assert conn.command('FLUSHALL') == b'+OK\r\n'
-        for p in prelude:
-            command(conn, *p)
-        return [command(conn, *_args(cmd)) for cmd in commands]
+def _same_unordered(args, reply):
+    """Replies of UNORDERED commands with their members sorted."""
+    if command_name(args) in UNORDERED and reply[:1] in (b'*', b'~'):
+        return unordered(reply)
+    return reply
 
 
 def assert_same(commands, got, want):
-    assert len(got) == len(want)
-    for cmd, g, w in zip(commands, got, want):
-        if _name(cmd) in UNORDERED and g[:1] in (b'*', b'~') and g != w:
-            g, w = unordered(g), unordered(w)
-        assert g == w, 'command %r:\n  redis-server: %r\n  redis-raft:   %r' % (
-            _args(cmd), w, g)
+    differential.assert_same(commands, got, want, normalize=_same_unordered)
 
 
 @pytest.mark.parametrize('name', sorted(SEQUENCES))
@@ -278,17 +180,8 @@ def test_same_replies_as_redis_resp3(name, node, redis_server):
 def test_all_sequences_pipelined_in_one_write(node, redis_server):
     """Every sequence sent as one write: batching many commands into one
     log entry must not change any reply."""
-    commands = []
-    for name in sorted(SEQUENCES):
-        commands.append(['FLUSHALL'])
-        commands.extend(_args(cmd) for cmd in SEQUENCES[name])
-    payload = b''.join(encode(*cmd) for cmd in commands)
-
-    def pipelined(proc):
-        with proc.raw() as conn:
-            conn.send(payload)
-            return [read_reply(conn) for _ in commands]
-    assert_same(commands, pipelined(node), pipelined(redis_server))
+    commands = sequences_in_one_write(SEQUENCES)
+    assert_same(commands, run_pipelined(node, commands), run_pipelined(redis_server, commands))
 
 
 def random_sequence(seed, n):
@@ -394,14 +287,7 @@ PINNED_RESP3 = [
 
 @pytest.mark.parametrize('proc_name', ['node', 'redis_server'])
 def test_pinned_replies(proc_name, request):
-    proc = request.getfixturevalue(proc_name)
-    with proc.raw() as conn:
-        for args, want in PINNED:
-            assert command(conn, *args) == want, args
-        assert command(conn, 'FLUSHALL') == b'+OK\r\n'
-        assert command(conn, 'HELLO', '3').startswith(b'%')
-        for args, want in PINNED_RESP3:
-            assert command(conn, *args) == want, args
+    check_pinned_in_order(request.getfixturevalue(proc_name), PINNED, PINNED_RESP3)
 
 
 # ---------------------------------------------------------------------------
@@ -523,7 +409,7 @@ def test_expired_sets_are_gone(node):
 
 def sorted_members(conn, key):
     reply = conn.command('SMEMBERS', key)
-    value, _ = parse(reply)
+    value = unordered(reply)
     assert isinstance(value, tuple), reply
     return sorted(value[1])
 

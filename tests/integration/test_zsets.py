@@ -18,20 +18,20 @@ restarts from its snapshot and answers as before.
 
 import random
 import re
-import time
 
 import pytest
 
 from conftest import redis_raft_only
+import differential
+from differential import (assert_same, check_pinned_in_order, compare, compare_pipelined,
+                          run, sequences_in_one_write)
 from harness import encode, scaled, wait_until
 
 LLONG_MAX = '9223372036854775807'
 LLONG_MIN = '-9223372036854775808'
 
 
-def c(line):
-    """'ZADD z 1 a' -> ['ZADD', 'z', '1', 'a'] (space-split; lists for binary)."""
-    return line.split(' ')
+c = differential.split_command  # 'ZADD z 1 a' -> ['ZADD', 'z', '1', 'a']
 
 
 WORDS = ['w%02d' % i for i in range(60)]
@@ -181,91 +181,17 @@ ARITY = {'ZADD': -4, 'ZCARD': 2, 'ZSCORE': 3, 'ZMSCORE': -3, 'ZREM': -3, 'ZINCRB
          'ZRANGEBYLEX': -4, 'ZREVRANGEBYLEX': -4, 'ZLEXCOUNT': 4}
 
 for _name, _arity in ARITY.items():
-    _calls = [[_name] + ['k'] * (argc - 1) for argc in range(1, abs(_arity))]
-    if _arity > 0:
-        _calls.append([_name] + ['k'] * _arity)
-    SEQUENCES['arity_' + _name.lower()] = _calls + ['DBSIZE']
+    SEQUENCES['arity_' + _name.lower()] = differential.arity_sequence(
+        _name, _arity, filler='k', lowercase_call=False)
 
 RESP3_SEQUENCES = ['zadd_basic', 'zadd_options', 'score_formatting', 'zmscore_zrank', 'zpop',
                    'zrange_index', 'zrange_byscore', 'bylex', 'wrongtype', 'many_members']
 
 
-# ---------------------------------------------------------------------------
-# RESP2/RESP3 reading (harness.RawConn.read_reply knows RESP2 only)
-
-
-class Incomplete(Exception):
-    pass
-
-
-def reply_end(buf, pos=0):
-    """Position just past the RESP2/RESP3 reply at buf[pos:]; raises
-    Incomplete when buf ends first."""
-    end = buf.find(b'\r\n', pos)
-    if end < 0:
-        raise Incomplete()
-    kind = buf[pos:pos + 1]
-    line = buf[pos + 1:end]
-    pos = end + 2
-    if kind in (b'$', b'=', b'!'):
-        n = int(line)
-        if n < 0:
-            return pos
-        if len(buf) < pos + n + 2:
-            raise Incomplete()
-        return pos + n + 2
-    if kind in (b'*', b'~', b'%', b'>'):
-        n = int(line)
-        if kind == b'%':
-            n *= 2
-        for _ in range(max(n, 0)):
-            pos = reply_end(buf, pos)
-        return pos
-    return pos
-
-
-def read_reply(conn, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            n = reply_end(conn.buf)
-            out, conn.buf = conn.buf[:n], conn.buf[n:]
-            return out
-        except Incomplete:
-            if conn.eof or not conn._fill(deadline):
-                raise ConnectionError('closed by server; partial %r' % conn.buf[:200])
-
-
-def command(conn, *args):
-    conn.send(encode(*args))
-    return read_reply(conn)
-
-
-def _args(cmd):
-    return c(cmd) if isinstance(cmd, str) else cmd
-
-
-def run(proc, commands, prelude=()):
-    with proc.raw() as conn:
-        assert conn.command('FLUSHALL') == b'+OK\r\n'
-        for p in prelude:
-            command(conn, *p)
-        return [command(conn, *_args(cmd)) for cmd in commands]
-
-
-def assert_same(commands, got, want):
-    assert len(got) == len(want)
-    for cmd, g, w in zip(commands, got, want):
-        assert g == w, 'command %r:\n  redis-server: %r\n  redis-raft:   %r' % (
-            _args(cmd), w, g)
-
-
 @pytest.mark.parametrize('name', sorted(SEQUENCES))
 def test_same_replies_as_redis(name, node, redis_server):
     commands = SEQUENCES[name]
-    want = run(redis_server, commands)
-    got = run(node, commands)
-    assert_same(commands, got, want)
+    compare(node, redis_server, commands)
 
 
 @pytest.mark.parametrize('name', RESP3_SEQUENCES)
@@ -274,25 +200,13 @@ def test_same_replies_as_redis_resp3(name, node, redis_server):
     nested [member, score] pairs of Redis 7.0."""
     commands = SEQUENCES[name]
     hello = [('HELLO', '3')]
-    want = run(redis_server, commands, hello)
-    got = run(node, commands, hello)
-    assert_same(commands, got, want)
+    compare(node, redis_server, commands, hello)
 
 
 def test_all_sequences_pipelined_in_one_write(node, redis_server):
     """Every sequence sent as one write: batching many commands into one
     log entry must not change any reply."""
-    commands = []
-    for name in sorted(SEQUENCES):
-        commands.append(['FLUSHALL'])
-        commands.extend(_args(cmd) for cmd in SEQUENCES[name])
-    payload = b''.join(encode(*cmd) for cmd in commands)
-
-    def pipelined(proc):
-        with proc.raw() as conn:
-            conn.send(payload)
-            return [read_reply(conn) for _ in commands]
-    assert_same(commands, pipelined(node), pipelined(redis_server))
+    compare_pipelined(node, redis_server, sequences_in_one_write(SEQUENCES))
 
 
 def random_ops(rng, n, keys=('a', 'b', 'c')):
@@ -397,23 +311,16 @@ PINNED_RESP3 = [
 
 @pytest.mark.parametrize('proc_name', ['node', 'redis_server'])
 def test_pinned_replies(proc_name, request):
-    proc = request.getfixturevalue(proc_name)
-    with proc.raw() as conn:
-        for args, want in PINNED:
-            assert command(conn, *args) == want, args
-        assert command(conn, 'FLUSHALL') == b'+OK\r\n'
-        assert command(conn, 'HELLO', '3').startswith(b'%')
-        for args, want in PINNED_RESP3:
-            assert command(conn, *args) == want, args
+    check_pinned_in_order(request.getfixturevalue(proc_name), PINNED, PINNED_RESP3)
 
 
 @pytest.mark.parametrize('proc_name', ['node', 'redis_server'])
 def test_type_is_zset(proc_name, request):
     proc = request.getfixturevalue(proc_name)
     with proc.raw() as conn:
-        assert command(conn, 'ZADD', 'z', '1', 'a') == b':1\r\n'
-        assert command(conn, 'TYPE', 'z') == b'+zset\r\n'
-        assert command(conn, 'SCAN', '0', 'TYPE', 'zset') == b'*2\r\n$1\r\n0\r\n*1\r\n$1\r\nz\r\n'
+        assert conn.command('ZADD', 'z', '1', 'a') == b':1\r\n'
+        assert conn.command('TYPE', 'z') == b'+zset\r\n'
+        assert conn.command('SCAN', '0', 'TYPE', 'zset') == b'*2\r\n$1\r\n0\r\n*1\r\n$1\r\nz\r\n'
 
 
 def test_expired_sorted_sets_are_gone(node):
