@@ -133,11 +133,12 @@ static bool watches_hold(struct cmd_ctx *c, int *i, long long nwatch)
     return hold;
 }
 
-/* Node-local commands that leave the connection as it is. */
+/* Node-local commands that leave the connection as it is (SELECT: only
+ * database 0 exists). */
 static bool proxy_safe(const struct command *cmd)
 {
-    static const char *const ok[] = {"ping",    "echo",     "time",  "info",
-                                     "command", "lastsave", "dbsize"};
+    static const char *const ok[] = {"ping",    "echo",     "time",   "info",
+                                     "command", "lastsave", "dbsize", "select"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         if (strcmp(cmd->name, ok[i]) == 0) {
             return true;
