@@ -46,6 +46,18 @@ Workloads
 3. Lists (per key): f='append' value=unique str element (RPUSH); 'ok'
    carries the list length RPUSH returned; f='read' returns the whole list
    (LRANGE 0 -1).
+4. Bank (per round, key = the round): accounts 0..n-1 start at the
+   `initial` balances (sum T). f='transfer' value={'from': i, 'to': j,
+   'amount': x}: one MULTI/EXEC under WATCH of both accounts; 'ok' carries
+   {'read': [a, b] (the MGET after WATCH), 'exec': [a - x, b + x] (EXEC's
+   reply)}; a null EXEC is 'fail'. f='read' returns every balance (ints).
+   f='init' (the MSETNX that creates a round) is skipped. Checks: every ok
+   read sums to T (no partial transfer visible); an ok transfer's EXEC
+   reply matches its watched read (WATCH held); the final balances sum to
+   T and equal initial + every ok transfer + a subset of the info ones
+   (failed ones never apply). That subset search is a breadth-first
+   subset sum over reachable balance vectors, bounded by the timeout and
+   BANK_MAX_STATES: out of either it says 'unknown'.
 
 Checkers
 --------
@@ -53,6 +65,7 @@ check_register(ops, timeout)       one register key: linearizability (WGL)
 check_registers(ops, timeout)      every key of a register history
 check_counter(ops, final_value)    counters (any number of keys)
 check_list(ops, final_list)        append-only lists (any number of keys)
+check_bank(ops, finals, initial)   bank transfers (any number of rounds)
 summarize(results)                 text table of anomaly counts by kind
 
 Anomaly kinds
@@ -64,6 +77,10 @@ lists:     duplicate-element, phantom-element, failed-append-visible,
            read-not-prefix-of-final, incompatible-reads (no final list),
            lost-append, append-position-mismatch, realtime-order-violation,
            non-monotonic-reads, stale-read, read-from-future
+
+bank:      wrong-total, malformed-read, watch-violation, malformed-exec-reply,
+           final-wrong-total, final-state-unreachable (a lost ok transfer
+           or an applied failed one), final-state-missing, malformed-final
 
 Every anomaly carries 'key' and the ops involved, each summarized as
 {'process', 'f', 'key', 'type', 'value' (invoke value), 'result'
@@ -97,7 +114,7 @@ import math
 import time
 
 __all__ = ['check_register', 'check_registers', 'check_counter', 'check_list',
-           'summarize', 'pair_history']
+           'check_bank', 'summarize', 'pair_history']
 
 INF = math.inf
 
@@ -870,7 +887,193 @@ def _check_list_key(key, ops, final):
 
 
 # ----------------------------------------------------------------------------
-# D. Summary
+# D. Bank
+# ----------------------------------------------------------------------------
+
+# Past this many reachable balance vectors the final-state search gives up
+# ('unknown').
+BANK_MAX_STATES = 200_000
+
+
+def check_bank(ops, finals=None, initial=None, timeout=10.0, max_states=None):
+    """Bank transfers, per round (see the module docstring).
+
+    initial: the accounts' starting balances (a list, the same for every
+    round; default: the first ok 'init' op's value of each round). finals:
+    dict round -> final balances (a list; None or all-None = not known or
+    never initialised). timeout: seconds per round for the final-state
+    search; max_states caps its memory (default BANK_MAX_STATES)."""
+    groups = _by_key(pair_history(ops))
+    finals = dict(finals or {})
+    for k in finals:
+        groups.setdefault(k, [])
+    anomalies = []
+    per_key = {}
+    unknown = []
+    for key in _sorted_keys(groups):
+        r = _check_bank_round(key, groups[key], finals.get(key), initial,
+                              _deadline(timeout), max_states or BANK_MAX_STATES)
+        anomalies += r['anomalies']
+        per_key[key] = r['stats']
+        if r['stats']['search'] == 'unknown':
+            unknown.append(key)
+    stats = {'rounds': len(groups), 'per_key': per_key, 'unknown_keys': unknown,
+             'anomaly_counts': _counts(anomalies)}
+    return {'valid': _verdict(anomalies, unknown), 'anomalies': anomalies, 'stats': stats}
+
+
+def _ints(v, n):
+    """v as a list of n ints, or None when it is not one."""
+    if not isinstance(v, (list, tuple)) or len(v) != n:
+        return None
+    out = []
+    for x in v:
+        try:
+            out.append(_as_int(_norm(x)))
+        except (TypeError, ValueError):
+            return None
+        if out[-1] is None:
+            return None
+    return out
+
+
+def _subset_sum(target, effects, deadline, max_states):
+    """Is target (a tuple) the sum of a subset of effects (tuples)?
+    Returns (True | False | 'unknown', states explored, chosen effect
+    indices or None). Breadth over reachable sums, remembering one
+    predecessor per sum."""
+    zero = tuple(0 for _ in target)
+    if target == zero:
+        return True, 1, []
+    reach = {zero: None}            # sum -> (previous sum, effect index)
+    for idx, e in enumerate(effects):
+        if deadline is not None and time.monotonic() > deadline:
+            return 'unknown', len(reach), None
+        new = {}
+        for s in reach:
+            t = tuple(a + b for a, b in zip(s, e))
+            if t not in reach and t not in new:
+                new[t] = (s, idx)
+        reach.update(new)
+        if target in reach:
+            chosen = []
+            s = target
+            while reach[s] is not None:
+                s, i = reach[s]
+                chosen.append(i)
+            return True, len(reach), sorted(chosen)
+        if len(reach) > max_states:
+            return 'unknown', len(reach), None
+    return False, len(reach), None
+
+
+def _check_bank_round(key, ops, final, initial, deadline, max_states):
+    t0 = time.monotonic()
+    an = _Anomalies()
+    transfers = [o for o in ops if o.f == 'transfer']
+    reads = [o for o in ops if o.f == 'read']
+    inits = [o for o in ops if o.f == 'init']
+    other = [o for o in ops if o.f not in ('transfer', 'read', 'init')]
+    if other:
+        raise ValueError('bank history of round %r has op %r' % (key, other[0]))
+    if initial is None:
+        first = next((o for o in inits if o.type == 'ok'), None)
+        initial = first.value if first is not None else None
+    stats = {'key': key, 'ops': len(ops), 'search': None}
+    if initial is None:
+        if transfers or reads:
+            raise ValueError('bank round %r: no initial balances (pass initial=)' % key)
+        stats['search'] = True
+        return {'anomalies': [], 'stats': stats}
+    initial = [int(x) for x in initial]
+    n = len(initial)
+    total = sum(initial)
+
+    # every ok read sums to the total
+    ok_reads = [o for o in reads if o.type == 'ok']
+    for r in ok_reads:
+        bal = _ints(r.result, n)
+        if bal is None:
+            an.add('malformed-read', key=key, op=r.summary())
+        elif sum(bal) != total:
+            an.add('wrong-total', key=key, total=sum(bal), expected=total, balances=bal,
+                   op=r.summary())
+
+    # an ok transfer: EXEC's reply is what the watched MGET promised
+    ok_tr = [o for o in transfers if o.type == 'ok']
+    info_tr = [o for o in transfers if o.type == 'info']
+    for o in ok_tr:
+        res = o.result if isinstance(o.result, dict) else {}
+        read = _ints(res.get('read'), 2)
+        ex = _ints(res.get('exec'), 2)
+        x = o.value['amount']
+        if ex is None:
+            an.add('malformed-exec-reply', key=key, op=o.summary())
+        elif read is not None and ex != [read[0] - x, read[1] + x]:
+            an.add('watch-violation', key=key, op=o.summary(), read=read, exec=ex,
+                   expected=[read[0] - x, read[1] + x])
+
+    def effect(o):
+        e = [0] * n
+        e[o.value['from']] -= o.value['amount']
+        e[o.value['to']] += o.value['amount']
+        return e
+
+    # final state: initial + ok transfers + a subset of the info ones
+    result = True
+    explored = 0
+    fin = None
+    if final is not None and not all(v is None for v in final):
+        fin = _ints(final, n)
+    elif final is not None and (ok_tr or ok_reads or any(o.type == 'ok' for o in inits)):
+        an.add('final-state-missing', key=key, final=final,
+               ok_transfers=len(ok_tr), ok_reads=len(ok_reads))
+    if final is not None and fin is None and not all(v is None for v in final):
+        an.add('malformed-final', key=key, final=final)
+    elif fin is not None:
+        if sum(fin) != total:
+            an.add('final-wrong-total', key=key, total=sum(fin), expected=total,
+                   final=fin)
+        rest = list(fin)
+        for i in range(n):
+            rest[i] -= initial[i]
+        for o in ok_tr:
+            for i, d in enumerate(effect(o)):
+                rest[i] -= d
+        # effects sorted so that equal ones are adjacent (cheap duplicates)
+        info_tr.sort(key=lambda o: (o.value['from'], o.value['to'], o.value['amount'],
+                                    o.call))
+        effects = [tuple(effect(o)) for o in info_tr]
+        result, explored, chosen = _subset_sum(tuple(rest), effects, deadline,
+                                               max_states)
+        if result is False:
+            d = {'key': key, 'final': fin, 'initial': initial,
+                 'unexplained': rest, 'ok_transfers': len(ok_tr),
+                 'info_transfers': len(info_tr)}
+            failed = [o for o in transfers if o.type == 'fail']
+            # A hint only (a lost ok transfer can look like a failed one in
+            # the other direction): failed transfers (null EXEC, -MOVED, ...)
+            # that, had they applied, would explain the final state.
+            r2, _, ch2 = _subset_sum(tuple(rest), effects + [tuple(effect(o))
+                                                             for o in failed],
+                                     deadline, max_states)
+            if r2 is True:
+                both = info_tr + failed
+                d['failed_would_explain'] = [both[i].summary() for i in ch2
+                                             if both[i].type == 'fail']
+            an.add('final-state-unreachable', **d)
+        elif result is True:
+            stats['info_applied'] = len(chosen)
+    stats.update({'ok_transfers': len(ok_tr), 'info_transfers': len(info_tr),
+                  'failed_transfers': sum(1 for o in transfers if o.type == 'fail'),
+                  'ok_reads': len(ok_reads), 'final': fin, 'search': result,
+                  'states': explored, 'elapsed_s': round(time.monotonic() - t0, 4),
+                  'anomaly_counts': _counts(an.items)})
+    return {'anomalies': an.items, 'stats': stats}
+
+
+# ----------------------------------------------------------------------------
+# E. Summary
 # ----------------------------------------------------------------------------
 
 def summarize(results):

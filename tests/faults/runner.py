@@ -2,7 +2,8 @@
 
 A Run starts N redis-raft nodes (each in its own network namespace when
 netenv is available, else on 127.0.0.1), runs the workload threads
-(workload.py) while a nemesis injects faults from the chosen families, then
+(workload.py: WORKLOADS, by default register, counter and list; bank is
+selected with run_once(workloads=...) or utils/faults --workloads) while a nemesis injects faults from the chosen families, then
 heals everything, reads the final state and checks the recorded history
 (checker.py). Everything it starts is stopped and every namespace, rule and
 mount removed in close(), which the callers run in `finally` (and atexit).
@@ -54,6 +55,11 @@ NET_FAMILIES = ('partition-leader', 'partition-halves', 'partition-ring',
                 'partition-oneway')
 LOCAL_FAMILIES = ('kill', 'kill-leader', 'pause', 'pause-leader', 'clock-skew')
 FAMILIES = NET_FAMILIES + LOCAL_FAMILIES + ('disk-full',)
+
+# Workloads (workload.py); run_once and start_workload default to the first
+# three, utils/faults mixes all of them.
+WORKLOADS = ('register', 'counter', 'list', 'bank')
+DEFAULT_WORKLOADS = ('register', 'counter', 'list')
 
 CLIENT_PORT = 7000
 RAFT_PORT = 17000
@@ -311,15 +317,19 @@ class Run:
         return wait_until(self.leader, timeout, 'a raft leader')
 
     # -- workload -------------------------------------------------------------
-    def start_workload(self, workloads=('register', 'counter', 'list')):
+    def start_workload(self, workloads=DEFAULT_WORKLOADS):
         addrs = [(n.host, n.port) for n in self.nodes.values()]
         wid = 0
         for w in workloads:
-            rot = self.rotations.setdefault(w, workload.KeyRotation(w[:3], self.rotation_every))
+            if w not in WORKLOADS:
+                raise ValueError('unknown workload %r (known: %s)' % (w, ', '.join(WORKLOADS)))
+            prefix = 'bank' if w == 'bank' else w[:3]
+            rot = self.rotations.setdefault(w, workload.KeyRotation(prefix, self.rotation_every))
+            cls = workload.BankWorker if w == 'bank' else workload.Worker
             for _ in range(self.workers_per_workload):
                 wid += 1
-                t = workload.Worker(wid, w, addrs, self.connect, self.history, rot,
-                                    self.stop_event, seed=self.rng.randrange(1 << 30))
+                t = cls(wid, w, addrs, self.connect, self.history, rot,
+                        self.stop_event, seed=self.rng.randrange(1 << 30))
                 self.workers.append(t)
                 t.start()
 
@@ -472,12 +482,13 @@ class Run:
 
     # -- final state and checking ---------------------------------------------
     def final_reads(self, timeout=60):
-        """Final value of every counter and list key, read through the
-        leader (a linearizable read) after everything healed."""
+        """Final value of every counter and list key and the balances of
+        every bank round, read through the leader (a linearizable read)
+        after everything healed."""
         self.heal_all()
         ldr = self.wait_leader(timeout)
-        finals = {'counter': {}, 'list': {}}
-        for w in ('counter', 'list'):
+        finals = {'counter': {}, 'list': {}, 'bank': {}}
+        for w in ('counter', 'list', 'bank'):
             rot = self.rotations.get(w)
             for key in (rot.keys if rot else []):
                 def read(key=key, w=w):
@@ -485,6 +496,10 @@ class Run:
                     if w == 'counter':
                         v = self.command(node, 'GET', key, timeout=5)
                         return ('ok', 0 if v is None else int(v))
+                    if w == 'bank':
+                        v = self.command(node, 'MGET', *workload.bank_accounts(key),
+                                         timeout=5)
+                        return ('ok', [workload._balance(x) for x in v])
                     return ('ok', self.command(node, 'LRANGE', key, 0, -1, timeout=5))
                 finals[w][key] = wait_until(read, timeout, 'final read of %s' % key)[1]
         return finals
@@ -508,6 +523,11 @@ class Run:
             for key, final in finals['list'].items():
                 per.append(checker.check_list([op for op in lst if op['key'] == key], final))
             results['list'] = _merge(per)
+        bank = [op for op in ops if op['workload'] == 'bank']
+        if bank:
+            results['bank'] = checker.check_bank(bank, finals.get('bank'),
+                                                 initial=workload.BANK_INITIAL,
+                                                 timeout=timeout)
         return results
 
     def crashed_nodes(self):
@@ -528,9 +548,11 @@ class Run:
             for t, fam, desc in self.faults:
                 f.write('%.3f %s %s\n' % (t, fam, desc))
 
-    def replay_command(self, families, duration):
-        return ('utils/faults --seed %d --nodes %d --minutes %.2f --families %s' % (
-            self.seed, self.n, duration / 60.0, ','.join(families)))
+    def replay_command(self, families, duration, workloads=DEFAULT_WORKLOADS):
+        return ('utils/faults --seed %d --nodes %d --minutes %.2f --families %s '
+                '--workloads %s --workers %d' % (
+                    self.seed, self.n, duration / 60.0, ','.join(families),
+                    ','.join(workloads), self.workers_per_workload))
 
     def summary(self):
         counts = {'ok': 0, 'fail': 0, 'info': 0}
@@ -569,8 +591,9 @@ def _merge(results):
 
 
 def run_once(duration, families, nodes=3, seed=None, options=None, use_netns=True,
-             keep_on_failure=True, workers_per_workload=2):
-    """Run a workload for `duration` seconds under `families` and check it.
+             keep_on_failure=True, workers_per_workload=2, workloads=DEFAULT_WORKLOADS):
+    """Run workloads (default DEFAULT_WORKLOADS; any of WORKLOADS) for
+    `duration` seconds under `families` and check them.
     Returns (ok, report dict). Keeps the run dir when ok is False."""
     run = Run(nodes=nodes, seed=seed, families=families, options=options,
               use_netns=use_netns, keep=True, workers_per_workload=workers_per_workload)
@@ -579,7 +602,7 @@ def run_once(duration, families, nodes=3, seed=None, options=None, use_netns=Tru
               'netns_reason': run.net_reason, 'skipped': run.skipped}
     try:
         run.setup()
-        run.start_workload()
+        run.start_workload(workloads)
         run.nemesis(duration, families=[f for f in families if f in run.families])
         run.heal_all()
         # Let the workload see the healed cluster for a moment.
@@ -595,7 +618,7 @@ def run_once(duration, families, nodes=3, seed=None, options=None, use_netns=Tru
         return ok, report
     finally:
         run.save_artifacts()
-        report['replay'] = run.replay_command(families, duration)
+        report['replay'] = run.replay_command(families, duration, workloads)
         try:
             with open(os.path.join(run.workdir, 'report.json'), 'w') as f:
                 json.dump(report, f, indent=1, default=str)

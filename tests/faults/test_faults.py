@@ -73,6 +73,23 @@ def test_clock_skew():
     assert_run(ok, report)
 
 
+def test_bank_transactions():
+    """The bank workload (WATCH + MULTI/EXEC transfers between accounts,
+    MGET and MULTI/EXEC reads) under a killed and, with namespaces, an
+    isolated leader: no read sees a partial transfer, every acknowledged
+    transfer is in the final balances, no aborted (null EXEC) one is."""
+    families = ['kill-leader'] + (['partition-leader'] if NETNS_OK else [])
+    ok, report = runner.run_once(SECONDS, families, use_netns=NETNS_OK,
+                                 workloads=('bank',), workers_per_workload=4)
+    assert sum(report['faults'].values()) >= 1, report['faults']
+    assert_run(ok, report)
+    per = report['results']['bank']['stats']['per_key']
+    assert sum(st.get('ok_transfers', 0) for st in per.values()) >= 20, per
+    assert sum(st.get('ok_reads', 0) for st in per.values()) >= 10, per
+    # contention: some EXECs aborted on a changed WATCH
+    assert sum(st.get('failed_transfers', 0) for st in per.values()) >= 1, per
+
+
 # ---------------------------------------------------------------------------
 # Regressions: the Redis-Raft bugs Jepsen found in 2020
 # (https://jepsen.io/analyses/redis-raft-1b3fbf6).

@@ -1,9 +1,9 @@
 """workload: clients that drive redis-raft and record every operation.
 
 Each Worker is a thread with its own connection that runs one workload
-(registers, counters or lists) against the cluster and records, for every
-operation, an 'invoke' and then exactly one completion in a shared History
-(see checker.py for the format):
+(registers, counters, lists or bank) against the cluster and records, for
+every operation, an 'invoke' and then exactly one completion in a shared
+History (see checker.py for the format):
 
   ok    a definite reply
   fail  a reply that guarantees the operation had no effect: -MOVED (never
@@ -14,6 +14,24 @@ operation, an 'invoke' and then exactly one completion in a shared History
 
 Keys rotate every `rotation` operations of a workload, so each key's
 history stays short enough for the linearizability search.
+
+Bank (BankWorker): the rotation's key `bank:<round>` names a round of
+BANK_ACCOUNTS accounts `bank:<round>:<i>`, created by MSETNX with
+BANK_INITIAL (all or nothing; every worker retries it until it gets a
+definite reply before its first operation on a round, so no transfer ever
+touches an uninitialised account). Operations (key: the round):
+
+  transfer  value {'from': i, 'to': j, 'amount': x}: WATCH a b, MGET a b,
+            MULTI, DECRBY a x, INCRBY b x, EXEC. ok: EXEC returned an array,
+            result {'read': [a, b] from the MGET, 'exec': EXEC's reply};
+            fail: EXEC returned null (a watched key changed: nothing
+            applied), -MOVED / -CLUSTERDOWN, or any error or broken
+            connection before EXEC was sent (the transaction never reached
+            the server; the connection is dropped, discarding its MULTI
+            state); info: anything uncertain once EXEC was sent.
+  read      MGET of every account, or MULTI + a GET each + EXEC; result the
+            balances (ints, None for a missing key).
+  init      the round's MSETNX (recorded for the record; checkers skip it).
 """
 
 import random
@@ -163,6 +181,24 @@ class KeyRotation:
             return key
 
 
+BANK_ACCOUNTS = 5
+BANK_INITIAL = (10,) * BANK_ACCOUNTS          # total 50
+BANK_MAX_TRANSFER = 5
+
+
+def bank_accounts(round_key, n=BANK_ACCOUNTS):
+    return ['%s:%d' % (round_key, i) for i in range(n)]
+
+
+def _balance(v):
+    if v is None:
+        return None
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return str(v)
+
+
 class Worker(threading.Thread):
     """One client: loops until stop is set, one operation at a time.
 
@@ -258,3 +294,140 @@ class Worker(threading.Thread):
             self.conn.close()
         self.conn = None
         self.process = self.history.new_process()
+
+
+class _BeforeExec(Exception):
+    """The transaction failed before EXEC was sent: it had no effect."""
+
+
+class BankWorker(Worker):
+    """A client of the bank workload (see the module docstring)."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.ready = set()      # rounds whose MSETNX got a definite reply
+
+    def _init_round(self, key):
+        """MSETNX the round's accounts until a definite reply (1 or 0: either
+        way every account exists). False when stopped first."""
+        args = []
+        for acct, bal in zip(bank_accounts(key), BANK_INITIAL):
+            args += [acct, bal]
+        while not self.stop.is_set():
+            if self.conn is None:
+                self._connect()
+                if self.conn is None:
+                    self.stop.wait(0.05)
+                    continue
+            inv = self.history.invoke(self.process, self.workload, 'init', key,
+                                      list(BANK_INITIAL))
+            try:
+                reply = self.conn.command('MSETNX', *args)
+                self.history.complete(inv, 'ok', reply)
+                self.ready.add(key)
+                return True
+            except Error as e:
+                msg = str(e)
+                if msg.startswith(DEFINITE_FAILURES):
+                    self.history.complete(inv, 'fail', None, error=msg)
+                    self.conn.close()
+                    self.conn = None
+                else:
+                    self._unknown(inv, msg)
+            except Closed as e:
+                self._unknown(inv, str(e))
+            self.stop.wait(0.05)
+        return False
+
+    def _transfer(self, key, value):
+        """Returns ('ok', result), ('fail', error) or raises Error/Closed
+        (after EXEC was sent) or _BeforeExec."""
+        accts = bank_accounts(key)
+        a, b = accts[value['from']], accts[value['to']]
+        step = 'WATCH'
+        try:
+            self.conn.command('WATCH', a, b)
+            step = 'MGET'
+            read = [_balance(v) for v in self.conn.command('MGET', a, b)]
+            step = 'MULTI'
+            self.conn.command('MULTI')
+            step = 'DECRBY'
+            self.conn.command('DECRBY', a, value['amount'])
+            step = 'INCRBY'
+            self.conn.command('INCRBY', b, value['amount'])
+        except (Error, Closed) as e:
+            raise _BeforeExec('%s: %s' % (step, e))
+        reply = self.conn.command('EXEC')
+        if reply is None:
+            return 'fail', 'EXEC aborted (null): a watched key changed'
+        if isinstance(reply, list):
+            reply = [str(v) if isinstance(v, Error) else v for v in reply]
+        return 'ok', {'read': read, 'exec': reply}
+
+    def _read(self, key):
+        accts = bank_accounts(key)
+        if self.rng.random() < 0.5:
+            return [_balance(v) for v in self.conn.command('MGET', *accts)]
+        try:
+            self.conn.command('MULTI')
+            for acct in accts:
+                self.conn.command('GET', acct)
+        except (Error, Closed) as e:
+            raise _BeforeExec('MULTI read: %s' % e)
+        reply = self.conn.command('EXEC')
+        if not isinstance(reply, list):
+            return reply        # null: the checker flags it
+        return [str(v) if isinstance(v, Error) else _balance(v) for v in reply]
+
+    def run(self):
+        while not self.stop.is_set():
+            if self.conn is None:
+                self._connect()
+                if self.conn is None:
+                    self.stop.wait(0.05)
+                    continue
+            key = self.rotation.next_key()
+            if key not in self.ready and not self._init_round(key):
+                break
+            if self.conn is None:
+                continue
+            self.n += 1
+            if self.rng.random() < 0.7:
+                i, j = self.rng.sample(range(BANK_ACCOUNTS), 2)
+                f, value = 'transfer', {'from': i, 'to': j,
+                                        'amount': self.rng.randint(1, BANK_MAX_TRANSFER)}
+            else:
+                f, value = 'read', None
+            inv = self.history.invoke(self.process, self.workload, f, key, value)
+            try:
+                if f == 'transfer':
+                    kind, res = self._transfer(key, value)
+                else:
+                    kind, res = 'ok', self._read(key)
+                if kind == 'ok':
+                    self.history.complete(inv, 'ok', res)
+                else:
+                    self.history.complete(inv, 'fail', None, error=res)
+                self.counts[kind] += 1
+            except _BeforeExec as e:
+                # EXEC never sent: no effect. Drop the connection (and with it
+                # any MULTI or WATCH state); the process id can stay.
+                self.history.complete(inv, 'fail', None, error=str(e))
+                self.counts['fail'] += 1
+                self.conn.close()
+                self.conn = None
+            except Error as e:
+                msg = str(e)
+                if msg.startswith(DEFINITE_FAILURES):
+                    self.history.complete(inv, 'fail', None, error=msg)
+                    self.counts['fail'] += 1
+                    self.conn.close()
+                    self.conn = None
+                else:
+                    self._unknown(inv, msg)
+            except Closed as e:
+                self._unknown(inv, str(e))
+            if self.pace:
+                self.stop.wait(self.pace)
+        if self.conn is not None:
+            self.conn.close()
