@@ -134,10 +134,8 @@ static void run_local(struct cluster *cl, struct slot *slot,
     /* Expiry as of now: the keyspace clock, or this node's clock when
      * ahead (an idle follower's keyspace clock does not move). */
     struct store *store = cl->srv->store;
-    int64_t clock = store->now_ms, now = (int64_t)server_time_ms();
-    if (now > clock) {
-        store->now_ms = now;
-    }
+    int64_t now = (int64_t)server_time_ms();
+    int64_t clock = store_clock_peek(store, now);
     struct cmd_ctx ctx = {
         .argc = argc,
         .argv = argv,

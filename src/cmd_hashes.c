@@ -38,16 +38,9 @@
 
 /* The hash at argv[1], or NULL when absent. Sets *wrong after replying
  * WRONGTYPE when the key holds another type. */
-static struct value *get_hash(struct cmd_ctx *c, int *wrong)
+static struct value *get_hash(struct cmd_ctx *c, bool *wrong)
 {
-    struct value *v = store_get(c->store, c->argv[1], c->argvlen[1]);
-    *wrong = 0;
-    if (v != NULL && v->type != VALUE_HASH) {
-        reply_error(c->reply, ERR_WRONGTYPE);
-        *wrong = 1;
-        return NULL;
-    }
-    return v;
+    return command_get_typed(c, 1, VALUE_HASH, wrong);
 }
 
 /* The hash at argv[1], created empty (and stored) when absent; NULL after
@@ -55,7 +48,7 @@ static struct value *get_hash(struct cmd_ctx *c, int *wrong)
  * empty hash never stays in the store. */
 static struct value *get_or_create_hash(struct cmd_ctx *c)
 {
-    int wrong;
+    bool wrong;
     struct value *v = get_hash(c, &wrong);
     if (v == NULL && !wrong) {
         v = value_new_hash();
@@ -131,14 +124,10 @@ void cmd_hsetnx(struct cmd_ctx *c)
     reply_int(c->reply, 1);
 }
 
-void cmd_hget(struct cmd_ctx *c)
+/* Reply the value of field argv[i] of hash h (h may be NULL), or nil. */
+static void reply_field(struct cmd_ctx *c, struct value *h, int i)
 {
-    int wrong;
-    struct value *h = get_hash(c, &wrong);
-    if (wrong) {
-        return;
-    }
-    struct lelem *e = h ? hash_field(h, c->argv[2], c->argvlen[2]) : NULL;
+    struct lelem *e = h ? hash_field(h, c->argv[i], c->argvlen[i]) : NULL;
     if (e == NULL) {
         reply_nil(c->reply, c->resp);
     } else {
@@ -146,27 +135,32 @@ void cmd_hget(struct cmd_ctx *c)
     }
 }
 
+void cmd_hget(struct cmd_ctx *c)
+{
+    bool wrong;
+    struct value *h = get_hash(c, &wrong);
+    if (wrong) {
+        return;
+    }
+    reply_field(c, h, 2);
+}
+
 void cmd_hmget(struct cmd_ctx *c)
 {
-    int wrong;
+    bool wrong;
     struct value *h = get_hash(c, &wrong);
     if (wrong) {
         return;
     }
     reply_array(c->reply, c->argc - 2);
     for (int i = 2; i < c->argc; i++) {
-        struct lelem *e = h ? hash_field(h, c->argv[i], c->argvlen[i]) : NULL;
-        if (e == NULL) {
-            reply_nil(c->reply, c->resp);
-        } else {
-            reply_bulk(c->reply, e->data, e->len);
-        }
+        reply_field(c, h, i);
     }
 }
 
 void cmd_hdel(struct cmd_ctx *c)
 {
-    int wrong;
+    bool wrong;
     struct value *h = get_hash(c, &wrong);
     if (wrong) {
         return;
@@ -188,7 +182,7 @@ void cmd_hdel(struct cmd_ctx *c)
 
 void cmd_hexists(struct cmd_ctx *c)
 {
-    int wrong;
+    bool wrong;
     struct value *h = get_hash(c, &wrong);
     if (!wrong) {
         reply_int(c->reply,
@@ -198,7 +192,7 @@ void cmd_hexists(struct cmd_ctx *c)
 
 void cmd_hlen(struct cmd_ctx *c)
 {
-    int wrong;
+    bool wrong;
     struct value *h = get_hash(c, &wrong);
     if (!wrong) {
         reply_int(c->reply, h ? (long long)dict_size(h->dict) : 0);
@@ -207,7 +201,7 @@ void cmd_hlen(struct cmd_ctx *c)
 
 void cmd_hstrlen(struct cmd_ctx *c)
 {
-    int wrong;
+    bool wrong;
     struct value *h = get_hash(c, &wrong);
     if (wrong) {
         return;
@@ -239,7 +233,7 @@ static void getall_visit(void *arg, const struct dict_entry *e)
 /* genericHgetallCommand: HGETALL is a map (RESP3), HKEYS/HVALS arrays. */
 static void getall(struct cmd_ctx *c, int want)
 {
-    int wrong;
+    bool wrong;
     struct value *h = get_hash(c, &wrong);
     if (wrong) {
         return;
@@ -278,7 +272,7 @@ void cmd_hincrby(struct cmd_ctx *c)
         reply_error(c->reply, ERR_NOT_INT);
         return;
     }
-    int wrong;
+    bool wrong;
     struct value *h = get_hash(c, &wrong);
     if (wrong) {
         return;
@@ -314,7 +308,7 @@ void cmd_hincrbyfloat(struct cmd_ctx *c)
         reply_error(c->reply, "ERR value is NaN or Infinity");
         return;
     }
-    int wrong;
+    bool wrong;
     struct value *h = get_hash(c, &wrong);
     if (wrong) {
         return;
@@ -398,7 +392,7 @@ void cmd_hscan(struct cmd_ctx *c)
         reply_error(c->reply, "ERR invalid cursor");
         return;
     }
-    int wrong;
+    bool wrong;
     struct value *h = get_hash(c, &wrong);
     if (wrong) {
         return;
@@ -470,15 +464,6 @@ void cmd_hscan(struct cmd_ctx *c)
     free(acc.items);
 }
 
-/* splitmix64: the random stream of one HRANDFIELD, seeded by ctx->seed. */
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* One field (and its value when withvalues) of an HRANDFIELD count reply:
  * a 2-element array per pair in RESP3, flat in RESP2. */
 static void reply_pick(struct cmd_ctx *c, const struct dict_entry *e,
@@ -511,7 +496,7 @@ static void hrandfield_unique(struct cmd_ctx *c, struct value *h, size_t count,
         struct dict *seen = dict_new(NULL);
         size_t tries = 0, limit = 64 * count + 1024;
         while (dict_size(seen) < count && tries++ < limit) {
-            struct dict_entry *e = dict_random(h->dict, next_random(rng));
+            struct dict_entry *e = dict_random(h->dict, dict_next_random(rng));
             if (dict_add(seen, e->key, e->klen, e) != NULL) {
                 reply_pick(c, e, withvalues);
             }
@@ -537,7 +522,7 @@ static void hrandfield_unique(struct cmd_ctx *c, struct value *h, size_t count,
     struct scan_acc all = {NULL, 0, 0};
     dict_foreach(h->dict, scan_visit, &all);
     for (size_t i = 0; i < count; i++) {
-        size_t j = i + (size_t)(next_random(rng) % (all.n - i));
+        size_t j = i + (size_t)(dict_next_random(rng) % (all.n - i));
         const struct dict_entry *t = all.items[i];
         all.items[i] = all.items[j];
         all.items[j] = t;
@@ -550,7 +535,7 @@ static void hrandfield_unique(struct cmd_ctx *c, struct value *h, size_t count,
 void cmd_hrandfield(struct cmd_ctx *c)
 {
     uint64_t rng = c->seed;
-    int wrong;
+    bool wrong;
     if (c->argc == 2) {
         struct value *h = get_hash(c, &wrong);
         if (wrong) {
@@ -560,7 +545,7 @@ void cmd_hrandfield(struct cmd_ctx *c)
             reply_nil(c->reply, c->resp);
             return;
         }
-        struct dict_entry *e = dict_random(h->dict, next_random(&rng));
+        struct dict_entry *e = dict_random(h->dict, dict_next_random(&rng));
         reply_bulk(c->reply, e->key, e->klen);
         return;
     }
@@ -610,7 +595,8 @@ void cmd_hrandfield(struct cmd_ctx *c)
         }
         reply_picks_header(c, (long long)count, withvalues);
         for (unsigned long long i = 0; i < count; i++) {
-            reply_pick(c, dict_random(h->dict, next_random(&rng)), withvalues);
+            reply_pick(c, dict_random(h->dict, dict_next_random(&rng)),
+                       withvalues);
         }
         return;
     }

@@ -11,20 +11,13 @@
 
 /* The list at the key argv[i], or NULL. Sets *wrong after replying
  * WRONGTYPE. */
-static struct value *get_list_at(struct cmd_ctx *c, int i, int *wrong)
+static struct value *get_list_at(struct cmd_ctx *c, int i, bool *wrong)
 {
-    struct value *v = store_get(c->store, c->argv[i], c->argvlen[i]);
-    *wrong = 0;
-    if (v != NULL && v->type != VALUE_LIST) {
-        reply_error(c->reply, ERR_WRONGTYPE);
-        *wrong = 1;
-        return NULL;
-    }
-    return v;
+    return command_get_typed(c, i, VALUE_LIST, wrong);
 }
 
 /* The list at the key argv[1] (see get_list_at). */
-static struct value *get_list(struct cmd_ctx *c, int *wrong)
+static struct value *get_list(struct cmd_ctx *c, bool *wrong)
 {
     return get_list_at(c, 1, wrong);
 }
@@ -48,7 +41,7 @@ static int parse_long(struct cmd_ctx *c, int i, long long *out)
 
 static void push(struct cmd_ctx *c, bool head, bool only_existing)
 {
-    int wrong;
+    bool wrong;
     struct value *v = get_list(c, &wrong);
     if (wrong) {
         return;
@@ -101,7 +94,7 @@ static void pop(struct cmd_ctx *c, bool head)
         reply_error(c->reply, ERR_POSITIVE);
         return;
     }
-    int wrong;
+    bool wrong;
     struct value *v = get_list(c, &wrong);
     if (wrong) {
         return;
@@ -149,7 +142,7 @@ void cmd_rpop(struct cmd_ctx *c)
 
 void cmd_llen(struct cmd_ctx *c)
 {
-    int wrong;
+    bool wrong;
     struct value *v = get_list(c, &wrong);
     if (!wrong) {
         reply_int(c->reply, v ? (long long)value_list_len(v) : 0);
@@ -167,7 +160,7 @@ static long long position(long long idx, size_t len)
 
 void cmd_lindex(struct cmd_ctx *c)
 {
-    int wrong;
+    bool wrong;
     struct value *v = get_list(c, &wrong);
     if (wrong) {
         return;
@@ -221,7 +214,7 @@ void cmd_lrange(struct cmd_ctx *c)
     if (parse_long(c, 2, &start) != 0 || parse_long(c, 3, &end) != 0) {
         return;
     }
-    int wrong;
+    bool wrong;
     struct value *v = get_list(c, &wrong);
     if (wrong) {
         return;
@@ -240,7 +233,7 @@ void cmd_lrange(struct cmd_ctx *c)
 
 void cmd_lset(struct cmd_ctx *c)
 {
-    int wrong;
+    bool wrong;
     struct value *v = get_list(c, &wrong);
     if (wrong) {
         return;
@@ -268,7 +261,7 @@ void cmd_lrem(struct cmd_ctx *c)
     if (parse_long(c, 2, &count) != 0) {
         return;
     }
-    int wrong;
+    bool wrong;
     struct value *v = get_list(c, &wrong);
     if (wrong) {
         return;
@@ -288,7 +281,7 @@ void cmd_ltrim(struct cmd_ctx *c)
     if (parse_long(c, 2, &start) != 0 || parse_long(c, 3, &end) != 0) {
         return;
     }
-    int wrong;
+    bool wrong;
     struct value *v = get_list(c, &wrong);
     if (wrong) {
         return;
@@ -370,7 +363,7 @@ void cmd_lpos(struct cmd_ctx *c)
     if (from_tail && rank != LLONG_MIN) {
         rank = -rank;
     }
-    int wrong;
+    bool wrong;
     struct value *v = get_list(c, &wrong);
     if (wrong) {
         return;
@@ -453,7 +446,7 @@ void cmd_linsert(struct cmd_ctx *c)
         reply_error(c->reply, ERR_SYNTAX);
         return;
     }
-    int wrong;
+    bool wrong;
     struct value *v = get_list(c, &wrong);
     if (wrong) {
         return;
@@ -496,7 +489,7 @@ static int parse_side(struct cmd_ctx *c, int i, bool *head)
  * (a rotation). An emptied source is deleted. */
 static void lmove(struct cmd_ctx *c, bool from_head, bool to_head)
 {
-    int wrong;
+    bool wrong;
     struct value *src = get_list_at(c, 1, &wrong);
     if (wrong) {
         return;

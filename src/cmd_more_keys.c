@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "command.h"
+#include "dict.h"
 #include "glob.h"
 #include "num.h"
 #include "reply.h"
@@ -207,15 +208,6 @@ void cmd_scan(struct cmd_ctx *c)
     buf_free(&co.out);
 }
 
-/* splitmix64: the next pseudo-random number from *state. */
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Find the pick-th live key (store_foreach order) for RANDOMKEY's
  * fallback when random probes keep landing on expired keys. */
 struct nth_live {
@@ -250,7 +242,8 @@ void cmd_randomkey(struct cmd_ctx *c)
 {
     uint64_t state = c->seed;
     for (int i = 0; i < RANDOMKEY_PROBES; i++) {
-        struct dict_entry *e = dict_random(c->store->d, next_random(&state));
+        struct dict_entry *e =
+            dict_random(c->store->d, dict_next_random(&state));
         if (e == NULL) {
             reply_nil(c->reply, c->resp);
             return;
@@ -266,7 +259,7 @@ void cmd_randomkey(struct cmd_ctx *c)
         reply_nil(c->reply, c->resp);
         return;
     }
-    nl.pick = next_random(&state) % nl.count;
+    nl.pick = dict_next_random(&state) % nl.count;
     nl.count = 0;
     nl.key = NULL;
     store_foreach(c->store, count_live, &nl);

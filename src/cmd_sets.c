@@ -44,14 +44,7 @@
  * WRONGTYPE) when the key holds another type. */
 static struct value *get_set(struct cmd_ctx *c, int i, bool *wrong)
 {
-    struct value *v = store_get(c->store, c->argv[i], c->argvlen[i]);
-    *wrong = false;
-    if (v != NULL && v->type != VALUE_SET) {
-        reply_error(c->reply, ERR_WRONGTYPE);
-        *wrong = true;
-        return NULL;
-    }
-    return v;
+    return command_get_typed(c, i, VALUE_SET, wrong);
 }
 
 static bool is_member(struct value *v, const char *p, size_t len)
@@ -389,15 +382,6 @@ void cmd_spop(struct cmd_ctx *c)
 
 /* ---- SRANDMEMBER (a read: any randomness will do) ----------------------- */
 
-/* splitmix64: the next pseudo-random number of *state. */
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* count distinct random members of d (1 < count < size), into the reply. */
 static void reply_distinct(struct cmd_ctx *c, const struct dict *d,
                            size_t count, uint64_t *rng)
@@ -409,7 +393,7 @@ static void reply_distinct(struct cmd_ctx *c, const struct dict *d,
         struct entries a = {0};
         dict_foreach(d, collect_visit, &a);
         for (size_t i = 0; i < count; i++) {
-            size_t j = i + (size_t)(next_random(rng) % (size - i));
+            size_t j = i + (size_t)(dict_next_random(rng) % (size - i));
             const struct dict_entry *t = a.e[i];
             a.e[i] = a.e[j];
             a.e[j] = t;
@@ -421,7 +405,7 @@ static void reply_distinct(struct cmd_ctx *c, const struct dict *d,
     /* Few of them: random picks, skipping repeats. */
     struct dict *seen = dict_new(NULL);
     while (dict_size(seen) < count) {
-        const struct dict_entry *e = dict_random(d, next_random(rng));
+        const struct dict_entry *e = dict_random(d, dict_next_random(rng));
         if (dict_add(seen, e->key, e->klen, NULL) != NULL) {
             reply_bulk(c->reply, e->key, e->klen);
         }
@@ -462,7 +446,8 @@ void cmd_srandmember(struct cmd_ctx *c)
     }
     uint64_t rng = c->seed;
     if (!hascount) {
-        const struct dict_entry *e = dict_random(v->dict, next_random(&rng));
+        const struct dict_entry *e =
+            dict_random(v->dict, dict_next_random(&rng));
         reply_bulk(c->reply, e->key, e->klen);
         return;
     }
@@ -475,7 +460,7 @@ void cmd_srandmember(struct cmd_ctx *c)
         reply_array(c->reply, (long long)n);
         while (n-- > 0) {
             const struct dict_entry *e =
-                dict_random(v->dict, next_random(&rng));
+                dict_random(v->dict, dict_next_random(&rng));
             reply_bulk(c->reply, e->key, e->klen);
         }
     } else if ((unsigned long long)count >= size) {

@@ -35,16 +35,9 @@
 
 /* The sorted set at the key argv[i], or NULL. Sets *wrong after replying
  * WRONGTYPE. */
-static struct value *get_zset(struct cmd_ctx *c, int i, int *wrong)
+static struct value *get_zset(struct cmd_ctx *c, int i, bool *wrong)
 {
-    struct value *v = store_get(c->store, c->argv[i], c->argvlen[i]);
-    *wrong = 0;
-    if (v != NULL && v->type != VALUE_ZSET) {
-        reply_error(c->reply, ERR_WRONGTYPE);
-        *wrong = 1;
-        return NULL;
-    }
-    return v;
+    return command_get_typed(c, i, VALUE_ZSET, wrong);
 }
 
 /* Delete the key argv[1] when its sorted set became empty. */
@@ -222,7 +215,7 @@ static void zadd_generic(struct cmd_ctx *c, unsigned flags)
             return;
         }
     }
-    int wrong;
+    bool wrong;
     struct value *v = get_zset(c, 1, &wrong);
     if (wrong) {
         return;
@@ -291,7 +284,7 @@ void cmd_zincrby(struct cmd_ctx *c)
 
 void cmd_zrem(struct cmd_ctx *c)
 {
-    int wrong;
+    bool wrong;
     struct value *v = get_zset(c, 1, &wrong);
     if (wrong) {
         return;
@@ -317,7 +310,7 @@ void cmd_zrem(struct cmd_ctx *c)
 
 void cmd_zcard(struct cmd_ctx *c)
 {
-    int wrong;
+    bool wrong;
     struct value *v = get_zset(c, 1, &wrong);
     if (!wrong) {
         reply_int(c->reply, v != NULL ? (long long)zset_len(v->zset) : 0);
@@ -326,7 +319,7 @@ void cmd_zcard(struct cmd_ctx *c)
 
 void cmd_zscore(struct cmd_ctx *c)
 {
-    int wrong;
+    bool wrong;
     struct value *v = get_zset(c, 1, &wrong);
     if (wrong) {
         return;
@@ -342,7 +335,7 @@ void cmd_zscore(struct cmd_ctx *c)
 
 void cmd_zmscore(struct cmd_ctx *c)
 {
-    int wrong;
+    bool wrong;
     struct value *v = get_zset(c, 1, &wrong);
     if (wrong) {
         return;
@@ -361,7 +354,7 @@ void cmd_zmscore(struct cmd_ctx *c)
 
 static void rank(struct cmd_ctx *c, bool rev)
 {
-    int wrong;
+    bool wrong;
     struct value *v = get_zset(c, 1, &wrong);
     if (wrong) {
         return;
@@ -391,7 +384,7 @@ void cmd_zcount(struct cmd_ctx *c)
         reply_error(c->reply, ERR_RANGE_FLOAT);
         return;
     }
-    int wrong;
+    bool wrong;
     struct value *v = get_zset(c, 1, &wrong);
     if (wrong) {
         return;
@@ -412,7 +405,7 @@ void cmd_zlexcount(struct cmd_ctx *c)
         reply_error(c->reply, ERR_RANGE_LEX);
         return;
     }
-    int wrong;
+    bool wrong;
     struct value *v = get_zset(c, 1, &wrong);
     if (wrong) {
         return;
@@ -443,7 +436,7 @@ static void pop(struct cmd_ctx *c, bool max)
         return;
     }
     bool nested = c->resp > 2 && count != -1;
-    int wrong;
+    bool wrong;
     struct value *v = get_zset(c, 1, &wrong);
     if (wrong) {
         return;
@@ -659,7 +652,7 @@ static void range_generic(struct cmd_ctx *c, enum range_type type,
         reply_error(c->reply, ERR_RANGE_LEX);
         return;
     }
-    int wrong;
+    bool wrong;
     struct value *v = get_zset(c, 1, &wrong);
     if (wrong) {
         return;

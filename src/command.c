@@ -277,6 +277,17 @@ void command_execute(const struct command *cmd, struct cmd_ctx *ctx)
     s->writable = was;
 }
 
+struct value *command_get_typed(struct cmd_ctx *c, int i, int type, bool *wrong)
+{
+    struct value *v = store_get(c->store, c->argv[i], c->argvlen[i]);
+    *wrong = v != NULL && (int)v->type != type;
+    if (*wrong) {
+        reply_error(c->reply, ERR_WRONGTYPE);
+        return NULL;
+    }
+    return v;
+}
+
 int command_arity_ok(const struct command *cmd, int argc)
 {
     return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;

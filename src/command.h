@@ -14,6 +14,7 @@
 #ifndef COMMAND_H
 #define COMMAND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +77,11 @@ size_t command_index(const struct command *cmd);
  * the store version, may expire keys lazily and stamps the keys it names
  * (store.h). Used by fsm apply and by EXEC for each queued command. */
 void command_execute(const struct command *cmd, struct cmd_ctx *ctx);
+/* The value at key argv[i] when it has the given type, or NULL when the
+ * key is absent; when it holds another type, replies WRONGTYPE, sets
+ * *wrong and returns NULL. */
+struct value *command_get_typed(struct cmd_ctx *c, int i, int type,
+                                bool *wrong);
 /* Nonzero when argc fits the command's arity. */
 int command_arity_ok(const struct command *cmd, int argc);
 /* Append Redis's "unknown command" error for argv. */

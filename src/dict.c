@@ -403,3 +403,11 @@ struct dict_entry *dict_random(const struct dict *d, uint64_t r)
         return e;
     }
 }
+
+uint64_t dict_next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}

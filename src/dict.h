@@ -67,6 +67,10 @@ uint64_t dict_scan(const struct dict *d, uint64_t cursor, dict_visit_fn fn,
 /* A pseudo-random entry chosen with r (layout dependent), NULL if empty. */
 struct dict_entry *dict_random(const struct dict *d, uint64_t r);
 
+/* splitmix64: the next pseudo-random number of the stream *state, e.g.
+ * for dict_random's r (SRANDMEMBER, HRANDFIELD, RANDOMKEY). */
+uint64_t dict_next_random(uint64_t *state);
+
 /* 64-bit hash of n bytes with a seed; exposed for checksums and tests. */
 uint64_t dict_hash(const void *p, size_t n, uint64_t seed);
 

@@ -67,10 +67,7 @@ static void on_cycle(uv_timer_t *t)
         /* Judge expiry by this node's clock: the entry will carry it (or a
          * later time), so what is expired now is expired when applied. */
         struct store *s = srv->store;
-        int64_t clock = s->now_ms, now = (int64_t)server_time_ms();
-        if (now > clock) {
-            s->now_ms = now;
-        }
+        int64_t clock = store_clock_peek(s, (int64_t)server_time_ms());
         struct collect c = {s, {0}, 0};
         buf_init(&c.keys);
         for (int b = 0; b < EXPIRE_CYCLE_BUCKETS && c.n < EXPIRE_CYCLE_KEYS;

@@ -69,6 +69,15 @@ size_t store_expires(const struct store *s)
     return s->nexpires;
 }
 
+int64_t store_clock_peek(struct store *s, int64_t now_ms)
+{
+    int64_t clock = s->now_ms;
+    if (now_ms > clock) {
+        s->now_ms = now_ms;
+    }
+    return clock;
+}
+
 bool store_expired(const struct store *s, const struct value *v)
 {
     return v->expire_ms != 0 && s->now_ms > v->expire_ms;

@@ -50,6 +50,11 @@ struct store {
 struct store *store_new(void);
 void store_free(struct store *s);
 
+/* For a node-local look at expiry (READONLY reads, the leader's expiry
+ * scan): move the clock forward to now_ms if it is behind, and return the
+ * clock to put back (store->now_ms = ...) afterwards, since only apply may
+ * move the replicated clock. */
+int64_t store_clock_peek(struct store *s, int64_t now_ms);
 /* The live value at key, or NULL (absent, or expired: see above). */
 struct value *store_get(struct store *s, const void *key, size_t klen);
 /* The value at key even when expired (snapshot, active expiry), or NULL. */

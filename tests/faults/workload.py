@@ -271,21 +271,29 @@ class Worker(threading.Thread):
                 self.history.complete(inv, 'ok', self._result(f, reply))
                 self.counts['ok'] += 1
             except Error as e:
-                msg = str(e)
-                if msg.startswith(DEFINITE_FAILURES):
-                    self.history.complete(inv, 'fail', None, error=msg)
-                    self.counts['fail'] += 1
-                    # A MOVED or CLUSTERDOWN node: try another one.
-                    self.conn.close()
-                    self.conn = None
-                else:
-                    self._unknown(inv, msg)
+                self._error(inv, str(e))
             except Closed as e:
                 self._unknown(inv, str(e))
             if self.pace:
                 self.stop.wait(self.pace)
         if self.conn is not None:
             self.conn.close()
+
+    def _fail(self, inv, why):
+        """A definite failure (no effect): record it and drop the connection
+        (a MOVED or CLUSTERDOWN node: try another one); the process id can
+        stay, since nothing of this operation can still happen."""
+        self.history.complete(inv, 'fail', None, error=why)
+        self.counts['fail'] += 1
+        self.conn.close()
+        self.conn = None
+
+    def _error(self, inv, msg):
+        """An error reply: a fail when it guarantees no effect, else info."""
+        if msg.startswith(DEFINITE_FAILURES):
+            self._fail(inv, msg)
+        else:
+            self._unknown(inv, msg)
 
     def _unknown(self, inv, why):
         self.history.complete(inv, 'info', None, error=why)
@@ -410,21 +418,11 @@ class BankWorker(Worker):
                     self.history.complete(inv, 'fail', None, error=res)
                 self.counts[kind] += 1
             except _BeforeExec as e:
-                # EXEC never sent: no effect. Drop the connection (and with it
-                # any MULTI or WATCH state); the process id can stay.
-                self.history.complete(inv, 'fail', None, error=str(e))
-                self.counts['fail'] += 1
-                self.conn.close()
-                self.conn = None
+                # EXEC never sent: no effect. Dropping the connection drops
+                # any MULTI or WATCH state with it.
+                self._fail(inv, str(e))
             except Error as e:
-                msg = str(e)
-                if msg.startswith(DEFINITE_FAILURES):
-                    self.history.complete(inv, 'fail', None, error=msg)
-                    self.counts['fail'] += 1
-                    self.conn.close()
-                    self.conn = None
-                else:
-                    self._unknown(inv, msg)
+                self._error(inv, str(e))
             except Closed as e:
                 self._unknown(inv, str(e))
             if self.pace:
