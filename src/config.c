@@ -58,6 +58,9 @@ static const struct config_def defs[] = {
     {"follower-proxy", CT_BOOL, OFF(follower_proxy), 0, 1, "yes", CF_RUNTIME},
     {"max-inflight-batches", CT_INT, OFF(max_inflight_batches), 1, 65536, "1",
      CF_RUNTIME},
+    {"join", CT_STRING, OFF(join), 0, 0, "", 0},
+    {"join-as", CT_STRING, OFF(join_as), 0, 0, "voter", 0},
+    {"commit-log", CT_STRING, OFF(commit_log), 0, 0, "", 0},
 };
 
 #define NDEFS (sizeof defs / sizeof defs[0])
@@ -398,6 +401,29 @@ int config_finish(struct config *c, char *err, size_t errlen)
                  c->heartbeat_interval, c->election_timeout);
         return -1;
     }
+    if (strcmp(c->join_as, "voter") != 0 &&
+        strcmp(c->join_as, "standby") != 0) {
+        snprintf(err, errlen, "'join-as': must be voter or standby");
+        return -1;
+    }
+    if (c->join[0] != '\0') {
+        const char *colon = strrchr(c->join, ':');
+        long long jport = 0;
+        if (colon == NULL || colon == c->join ||
+            parse_number(colon + 1, 0, &jport) != 0 || jport < 1 ||
+            jport > 65535) {
+            snprintf(err, errlen, "'join': expected HOST:PORT, got '%s'",
+                     c->join);
+            return -1;
+        }
+        if (c->nseeds > 0) {
+            snprintf(err, errlen,
+                     "'join' and 'cluster-nodes' exclude each other: seeds "
+                     "bootstrap a cluster, a joining node is added to one");
+            return -1;
+        }
+    }
+    c->node_id_given = is_explicit(c, "node-id");
     if (c->dir[0] == '\0') {
         char buf[64];
         snprintf(buf, sizeof buf, "redis-raft-%lld", c->port);
