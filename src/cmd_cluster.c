@@ -182,11 +182,13 @@ static void cluster_nodes_reply(struct cmd_ctx *c)
         char name[41];
         cluster_node_name(m[i].id, name);
         const char *role = m[i].is_leader ? "master" : "slave";
-        const char *extra = m[i].role == NODE_STANDBY ? ",nofailover" : "";
-        buf_printf(&b, "%s %s:%d@%d %s%s%s %s 0 0 %llu connected%s\n", name,
-                   m[i].host, m[i].port, m[i].raft_port,
-                   m[i].is_self ? "myself," : "", role, extra,
-                   m[i].is_leader ? "-" : lname, term,
+        /* Standbys and spares never lead: Redis Cluster's "nofailover".
+         * Spares receive no log: their link shows disconnected. */
+        const char *extra = m[i].role != NODE_VOTER ? ",nofailover" : "";
+        buf_printf(&b, "%s %s:%d@%d %s%s%s %s 0 0 %llu %s%s\n", name, m[i].host,
+                   m[i].port, m[i].raft_port, m[i].is_self ? "myself," : "",
+                   role, extra, m[i].is_leader ? "-" : lname, term,
+                   m[i].role == NODE_SPARE ? "disconnected" : "connected",
                    m[i].is_leader ? " 0-16383" : "");
     }
     reply_bulk(c->reply, b.data, b.len);
@@ -261,9 +263,11 @@ static void cluster_shards_reply(struct cmd_ctx *c)
         reply_bulk_str(c->reply, "role");
         reply_bulk_str(c->reply, m[i].is_leader ? "master" : "replica");
         reply_bulk_str(c->reply, "replication-offset");
-        reply_int(c->reply, (long long)m[i].match_index);
+        reply_int(c->reply,
+                  m[i].match_index > 0 ? (long long)m[i].match_index : 0);
         reply_bulk_str(c->reply, "health");
-        reply_bulk_str(c->reply, "online");
+        reply_bulk_str(c->reply,
+                       m[i].role == NODE_SPARE ? "loading" : "online");
     }
 }
 

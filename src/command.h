@@ -249,6 +249,9 @@ void cmd_readonly(struct cmd_ctx *c);
 void cmd_readwrite(struct cmd_ctx *c);
 void cmd_asking(struct cmd_ctx *c);
 void cmd_raft_transfer(struct cmd_ctx *c);
+void cmd_raft_node(struct cmd_ctx *c);
+void cmd_raft_nodes(struct cmd_ctx *c);
+void cmd_raft_nodeid(struct cmd_ctx *c);
 void cmd_raft_proxy(struct cmd_ctx *c);
 
 #endif

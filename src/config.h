@@ -32,9 +32,9 @@ struct config {
     long long max_inflight_batches;
     char *cluster_nodes;      /* HOST:PORT[@RAFTPORT],... as given */
     long long follower_proxy; /* bool */
-    char *join;       /* HOST:PORT of a member to join through, or "" */
-    char *join_as;    /* "voter" or "standby" (checked by config_finish) */
-    char *commit_log; /* audit file of committed commands, or "" */
+    char *join;               /* HOST:PORT of a member to join through, or "" */
+    char *join_as;      /* "voter" or "standby" (checked by config_finish) */
+    char *commit_log;   /* audit file of committed commands, or "" */
     bool node_id_given; /* node-id was set by the user (config_finish) */
     /* Derived by config_finish from cluster_nodes: each seed's address in
      * the canonical HOST:PORT@RAFTPORT form; seed i has node id i + 1. */

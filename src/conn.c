@@ -316,6 +316,9 @@ void conn_slot_ready(struct slot *slot)
     struct conn *c = slot->conn;
     slot->in_batch = false;
     if (c == NULL) {
+        if (slot->on_ready != NULL) {
+            slot->on_ready(slot, slot->on_ready_arg);
+        }
         buf_free(&slot->reply);
         free(slot);
         return;

@@ -41,6 +41,10 @@ struct slot {
     bool wrap;    /* RAFT.R3 from a proxy link: the reply goes in a bulk */
     uint64_t started_ns; /* when the command was dispatched (stats) */
     int stat;            /* command_index for stats, -1 for none */
+    /* A slot without a connection (the server's own proposals): called
+     * with the reply when it is ready, before the slot is freed. */
+    void (*on_ready)(struct slot *slot, void *arg);
+    void *on_ready_arg;
 };
 
 struct conn {

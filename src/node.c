@@ -16,39 +16,12 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "node_impl.h"
 #include "fsm.h"
 #include "mem.h"
+#include "member.h"
 #include "persist.h"
 #include "server.h"
-
-struct node {
-    struct server *srv;
-    struct raft raft;
-    struct raft_io io;
-    struct raft_fsm fsm;
-    struct raft_tracer tracer;
-    /* Our transport (handed to raft_uv) wraps raft_uv_tcp's. */
-    struct raft_uv_transport outer;
-    struct raft_uv_transport inner;
-    raft_uv_accept_cb accept_cb;
-    raft_uv_transport_close_cb transport_close_cb;
-    /* raft_uv's own methods, which our raft_io wrappers call. */
-    struct raft_io uv;
-    raft_io_recv_cb recv_cb; /* libraft's, behind io_recv */
-    /* An InstallSnapshot held back while we take a snapshot (io_recv). */
-    bool has_deferred;
-    struct raft_message deferred;
-    char deferred_addr[160];
-    bool started;      /* raft_start returned */
-    bool failed;       /* a disk write or a snapshot failed: shut down */
-    char address[160]; /* HOST:PORT@RAFTPORT */
-    int lock_fd;
-    /* Last state seen by node_poll. */
-    int last_state;
-    raft_term last_term;
-    raft_id last_leader;
-    void (*close_cb)(struct server *srv);
-};
 
 _Static_assert((int)NODE_STANDBY == (int)RAFT_STANDBY &&
                    (int)NODE_VOTER == (int)RAFT_VOTER &&
@@ -71,8 +44,7 @@ static void dial_address(const char *address, char *out, size_t n)
     snprintf(out, n, "%.*s:%s", (int)(colon - address), address, at + 1);
 }
 
-/* "HOST:PORT" of a raft address "HOST:PORT@RAFTPORT". */
-static void client_address(const char *address, char *out, size_t n)
+void node_client_address(const char *address, char *out, size_t n)
 {
     const char *at = strchr(address, '@');
     size_t len = at ? (size_t)(at - address) : strlen(address);
@@ -396,6 +368,7 @@ static void drop_snapshot_message(struct raft_message *m)
 static void io_recv(struct raft_io *io, struct raft_message *m)
 {
     struct node *n = NODE_OF(io, io);
+    node_contact_note(n, m->server_id);
     if (m->type == RAFT_INSTALL_SNAPSHOT) {
         if (n->raft.snapshot.installing) {
             log_write(&n->srv->log, LOG_VERBOSE,
@@ -467,6 +440,45 @@ static int io_set_vote(struct raft_io *io, raft_id id)
 
 /* --- Start, propose, close ---------------------------------------------- */
 
+/* Every seed bootstraps the same configuration: the seed list, ids by
+ * position, all voters. Without a list, a cluster of this node alone.
+ * Returns 0 (bootstrapped, or existing state: resume), or an error code. */
+static int bootstrap_configuration(struct node *n)
+{
+    struct server *srv = n->srv;
+    struct config *cfg = &srv->cfg;
+    int rv;
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    if (cfg->nseeds > 0) {
+        rv = 0;
+        for (int i = 0; i < cfg->nseeds && rv == 0; i++) {
+            rv = raft_configuration_add(&conf, (raft_id)(i + 1), cfg->seeds[i],
+                                        RAFT_VOTER);
+        }
+    } else {
+        rv = raft_configuration_add(&conf, (raft_id)cfg->node_id, n->address,
+                                    RAFT_VOTER);
+    }
+    if (rv == 0) {
+        rv = raft_bootstrap(&n->raft, &conf);
+    }
+    raft_configuration_close(&conf);
+    if (rv == 0) {
+        log_write(&srv->log, LOG_NOTICE,
+                  "Bootstrapped a new %d-node cluster: this is node %lld at %s",
+                  cfg->nseeds > 0 ? cfg->nseeds : 1, cfg->node_id, n->address);
+    } else if (rv == RAFT_CANTBOOTSTRAP) {
+        log_write(&srv->log, LOG_NOTICE,
+                  "Existing raft state found in %s, resuming", cfg->dir);
+    } else {
+        log_write(&srv->log, LOG_WARNING, "raft_bootstrap: %s",
+                  raft_strerror(rv));
+        return rv;
+    }
+    return 0;
+}
+
 int node_start(struct server *srv, struct node **out)
 {
     struct node *n = xcalloc(1, sizeof *n);
@@ -487,6 +499,15 @@ int node_start(struct server *srv, struct node **out)
                  cfg->port, cfg->raft_port);
     }
     if (lock_dir(n) != 0) {
+        free(n);
+        return -1;
+    }
+    /* Our id and whether to bootstrap: a joining node asks the cluster
+     * first (member.h). */
+    uint64_t id = (uint64_t)cfg->node_id;
+    bool bootstrap = true;
+    if (member_resolve(&srv->member, &id, &bootstrap) != 0) {
+        close(n->lock_fd);
         free(n);
         return -1;
     }
@@ -522,8 +543,7 @@ int node_start(struct server *srv, struct node **out)
     n->tracer.emit = trace_emit;
     raft_uv_set_tracer(&n->io, &n->tracer);
     fsm_init(&n->fsm, srv);
-    rv =
-        raft_init(&n->raft, &n->io, &n->fsm, (raft_id)cfg->node_id, n->address);
+    rv = raft_init(&n->raft, &n->io, &n->fsm, (raft_id)id, n->address);
     if (rv != 0) {
         log_write(&srv->log, LOG_WARNING, "raft_init: %s",
                   raft_errmsg(&n->raft));
@@ -541,35 +561,16 @@ int node_start(struct server *srv, struct node **out)
     raft_set_max_inflight_entries(&n->raft,
                                   (unsigned)cfg->max_inflight_entries);
 
-    /* Every seed bootstraps the same configuration: the seed list, ids by
-     * position, all voters. Without a list, a cluster of this node alone. */
-    struct raft_configuration conf;
-    raft_configuration_init(&conf);
-    if (cfg->nseeds > 0) {
-        rv = 0;
-        for (int i = 0; i < cfg->nseeds && rv == 0; i++) {
-            rv = raft_configuration_add(&conf, (raft_id)(i + 1), cfg->seeds[i],
-                                        RAFT_VOTER);
+    if (bootstrap) {
+        rv = bootstrap_configuration(n);
+        if (rv != 0) {
+            goto err;
         }
     } else {
-        rv = raft_configuration_add(&conf, (raft_id)cfg->node_id, n->address,
-                                    RAFT_VOTER);
-    }
-    if (rv == 0) {
-        rv = raft_bootstrap(&n->raft, &conf);
-    }
-    raft_configuration_close(&conf);
-    if (rv == 0) {
         log_write(&srv->log, LOG_NOTICE,
-                  "Bootstrapped a new %d-node cluster: this is node %lld at %s",
-                  cfg->nseeds > 0 ? cfg->nseeds : 1, cfg->node_id, n->address);
-    } else if (rv == RAFT_CANTBOOTSTRAP) {
-        log_write(&srv->log, LOG_NOTICE,
-                  "Existing raft state found in %s, resuming", cfg->dir);
-    } else {
-        log_write(&srv->log, LOG_WARNING, "raft_bootstrap: %s",
-                  raft_strerror(rv));
-        goto err;
+                  "Starting as node %llu of an existing cluster (no "
+                  "bootstrap)",
+                  (unsigned long long)id);
     }
     rv = raft_start(&n->raft);
     if (rv != 0) {
@@ -579,8 +580,8 @@ int node_start(struct server *srv, struct node **out)
     }
     n->started = true;
     log_write(&srv->log, LOG_NOTICE,
-              "Raft started: node %lld at %s, term %llu, last index %llu",
-              cfg->node_id, n->address,
+              "Raft started: node %llu at %s, term %llu, last index %llu",
+              (unsigned long long)id, n->address,
               (unsigned long long)raft_current_term(&n->raft),
               (unsigned long long)raft_last_index(&n->raft));
     return 0;
@@ -660,42 +661,8 @@ bool node_leader(struct node *n, uint64_t *id, char *addr, size_t len)
         addr[0] = '\0';
         return false;
     }
-    client_address(raddr, addr, len);
+    node_client_address(raddr, addr, len);
     return true;
-}
-
-size_t node_members(struct node *n, struct node_member *out, size_t max)
-{
-    struct raft *r = &n->raft;
-    raft_id leader = 0;
-    const char *laddr = NULL;
-    raft_leader(r, &leader, &laddr);
-    for (unsigned i = 0; i < r->configuration.n && i < max; i++) {
-        const struct raft_server *sv = &r->configuration.servers[i];
-        struct node_member *m = &out[i];
-        memset(m, 0, sizeof *m);
-        m->id = sv->id;
-        m->role = sv->role;
-        m->is_leader = sv->id == leader;
-        m->is_self = sv->id == r->id;
-        const char *at = strchr(sv->address, '@');
-        size_t alen = at ? (size_t)(at - sv->address) : strlen(sv->address);
-        const char *colon = memrchr(sv->address, ':', alen);
-        if (colon != NULL) {
-            snprintf(m->host, sizeof m->host, "%.*s",
-                     (int)(colon - sv->address), sv->address);
-            m->port = atoi(colon + 1);
-        }
-        m->raft_port = at ? atoi(at + 1) : m->port + 10000;
-        raft_index match = 0;
-        if (m->is_self) {
-            match = raft_last_index(r);
-        } else if (raft_state(r) == RAFT_LEADER) {
-            raft_match_index(r, sv->id, &match);
-        }
-        m->match_index = match;
-    }
-    return r->configuration.n;
 }
 
 uint64_t node_term(struct node *n)
@@ -891,20 +858,6 @@ int node_transfer(struct node *n, uint64_t target,
     return 0;
 }
 
-static const char *role_name(int state)
-{
-    switch (state) {
-    case RAFT_LEADER:
-        return "leader";
-    case RAFT_CANDIDATE:
-        return "candidate";
-    case RAFT_FOLLOWER:
-        return "follower";
-    default:
-        return "unavailable";
-    }
-}
-
 void node_poll(struct node *n)
 {
     if (n == NULL) {
@@ -935,7 +888,7 @@ void node_poll(struct node *n)
                       (unsigned long long)raft_commit_index(&n->raft));
         } else {
             log_write(&srv->log, LOG_NOTICE, "Raft role is now %s",
-                      role_name(state));
+                      node_state_name(state));
         }
         n->last_state = state;
     }
@@ -947,58 +900,6 @@ void node_poll(struct node *n)
             log_write(&srv->log, LOG_NOTICE, "No known leader");
         }
         n->last_leader = leader;
-    }
-}
-
-void node_info(struct node *n, struct buf *out)
-{
-    struct raft *r = &n->raft;
-    raft_id leader = 0;
-    const char *laddr = NULL;
-    raft_leader(r, &leader, &laddr);
-    char lclient[160] = "";
-    if (laddr != NULL) {
-        client_address(laddr, lclient, sizeof lclient);
-    }
-    unsigned voters = 0;
-    for (unsigned i = 0; i < r->configuration.n; i++) {
-        voters += r->configuration.servers[i].role == RAFT_VOTER;
-    }
-    buf_printf(out,
-               "raft_node_id:%llu\r\n"
-               "raft_role:%s\r\n"
-               "raft_leader_id:%llu\r\n"
-               "raft_leader_addr:%s\r\n"
-               "raft_term:%llu\r\n"
-               "raft_commit_index:%llu\r\n"
-               "raft_last_applied:%llu\r\n"
-               "raft_last_index:%llu\r\n"
-               "raft_num_nodes:%u\r\n"
-               "raft_num_voters:%u\r\n",
-               (unsigned long long)r->id, role_name(raft_state(r)),
-               (unsigned long long)leader, lclient,
-               (unsigned long long)raft_current_term(r),
-               (unsigned long long)raft_commit_index(r),
-               (unsigned long long)raft_last_applied(r),
-               (unsigned long long)raft_last_index(r), r->configuration.n,
-               voters);
-    for (unsigned i = 0; i < r->configuration.n; i++) {
-        const struct raft_server *s = &r->configuration.servers[i];
-        raft_index match = 0;
-        if (s->id == r->id) {
-            match = raft_last_index(r);
-        } else if (raft_state(r) == RAFT_LEADER) {
-            raft_match_index(r, s->id, &match);
-        }
-        char caddr[160];
-        client_address(s->address, caddr, sizeof caddr);
-        buf_printf(out,
-                   "raft_node%u:id=%llu,addr=%s,role=%s,match_index=%llu\r\n",
-                   i + 1, (unsigned long long)s->id, caddr,
-                   s->role == RAFT_VOTER     ? "voter"
-                   : s->role == RAFT_STANDBY ? "standby"
-                                             : "spare",
-                   (unsigned long long)match);
     }
 }
 
@@ -1023,5 +924,6 @@ static void on_raft_close(struct raft *r)
 void node_close(struct node *n, void (*cb)(struct server *srv))
 {
     n->close_cb = cb;
+    node_changes_close(n);
     raft_close(&n->raft, on_raft_close);
 }

@@ -46,16 +46,52 @@ enum { NODE_STANDBY = 0, NODE_VOTER = 1, NODE_SPARE = 2 };
 /* One member of the current configuration. */
 struct node_member {
     uint64_t id;
-    char host[128]; /* client host */
-    int port;       /* client port */
+    char address[160]; /* HOST:PORT@RAFTPORT, as in the configuration */
+    char host[128];    /* client host */
+    int port;          /* client port */
     int raft_port;
     int role; /* NODE_VOTER, NODE_STANDBY, NODE_SPARE */
     bool is_leader;
     bool is_self;
-    uint64_t match_index; /* known on the leader (and self) only */
+    int64_t match_index;     /* on the leader (and self); -1 unknown */
+    int64_t last_contact_ms; /* since a message came from it; -1 never */
+    bool connected;          /* heard from within an election timeout */
 };
 /* Fill out with at most max members; returns how many there are. */
 size_t node_members(struct node *n, struct node_member *out, size_t max);
+/* The member with id (true), or false. */
+bool node_member_get(struct node *n, uint64_t id, struct node_member *out);
+/* The id of the member with this exact raft address, or 0. */
+uint64_t node_member_by_address(struct node *n, const char *address);
+/* The highest id in the current configuration. */
+uint64_t node_max_member_id(struct node *n);
+unsigned node_count_role(struct node *n, int role);
+const char *node_role_name(int role);
+/* This node's role in the current configuration (false: not in it). */
+bool node_self_member(struct node *n, int *role);
+/* Index of the last committed configuration, and whether a newer one is
+ * appended but not committed yet (a change in flight). */
+uint64_t node_config_index(struct node *n);
+bool node_config_pending(struct node *n);
+/* Is id a member, judged by this node's committed configuration, for a
+ * node whose own committed configuration is at seen_index: 1 member, -1
+ * removed (a newer committed configuration lacks it), 0 can't tell. */
+int node_member_status(struct node *n, uint64_t id, uint64_t seen_index);
+
+/* Configuration changes, on the leader: add id at address as a spare,
+ * give a member another role, remove one. done(arg, status) runs once the
+ * change committed (status 0) or failed (a raft error code). Returns 0, or
+ * a raft error code at once (done is then not called); RAFT_CANTCHANGE
+ * while another change is in flight. */
+int node_add(struct node *n, uint64_t id, const char *address,
+             void (*done)(void *arg, int status), void *arg);
+int node_assign(struct node *n, uint64_t id, int role,
+                void (*done)(void *arg, int status), void *arg);
+int node_remove(struct node *n, uint64_t id,
+                void (*done)(void *arg, int status), void *arg);
+/* Current last log index of the leader and a member's match index (-1
+ * unknown): how far a joining member has caught up. */
+int64_t node_match_index(struct node *n, uint64_t id);
 uint64_t node_term(struct node *n);
 /* raft_start has returned (a snapshot restored before is a load at start,
  * one restored after is an install from the leader). */

@@ -136,6 +136,7 @@ int server_init(struct server *s, struct config *cfg)
     pubsub_init(&s->pubsub);
     cluster_init(&s->cluster, s);
     persist_init(&s->persist, s);
+    member_init(&s->member, s);
     if (node_start(s, &s->node) != 0) {
         /* Release everything so that the exit is clean: raft first when it
          * was set up (raft_start failed, e.g. on a refused snapshot). */
@@ -169,6 +170,7 @@ int server_init(struct server *s, struct config *cfg)
     s->sig_int.data = s;
     uv_signal_start(&s->sig_int, on_signal, SIGINT);
     expire_init(&s->expirer, s);
+    member_start(&s->member);
     log_write(&s->log, LOG_NOTICE,
               "Ready to accept connections on %s:%lld (raft port %lld)",
               s->cfg.bind, s->cfg.port, s->cfg.raft_port);
@@ -198,6 +200,7 @@ static void shutdown_now(struct server *s)
         conn_close(s->conns);
     }
     persist_close(&s->persist);
+    member_close(&s->member);
     node_close(s->node, on_node_closed);
 }
 

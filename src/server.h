@@ -15,6 +15,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "log.h"
+#include "member.h"
 #include "command.h"
 #include "expire.h"
 #include "persist.h"
@@ -54,6 +55,7 @@ struct server {
     struct persist persist;
     struct pubsub pubsub;
     struct expirer expirer;
+    struct member member;
     struct conn *conns;  /* all client connections */
     struct conn *resume; /* connections to process again */
     struct conn *flush;  /* connections with new replies to write */

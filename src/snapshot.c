@@ -14,7 +14,7 @@
 #include "zset.h"
 
 #define SNAPSHOT_MAGIC   "RRSNAP\0\1"
-#define SNAPSHOT_VERSION 3
+#define SNAPSHOT_VERSION 4
 #define KEY_EXPIRES      1u /* key flags: an i64 expiry time follows */
 #define KEY_STAMPED      2u /* key flags: a u64 modification stamp follows */
 #define SNAPSHOT_SEED    0x52524e53ull
@@ -166,6 +166,7 @@ int snapshot_write_image(const struct store *s, uint64_t image_index,
     w_u64(&w, image_index);
     w_u64(&w, (uint64_t)s->now_ms);
     w_u64(&w, s->version);
+    w_u64(&w, s->max_node_id);
     uint32_t ntombs = 0;
     for (size_t i = 0; i < STORE_TOMBS; i++) {
         ntombs += s->tomb[i] != 0;
@@ -481,7 +482,7 @@ struct store *snapshot_decode(const void *data, size_t len,
     struct decoder d = {data, (const uint8_t *)data + len};
     const uint8_t *magic;
     uint32_t version, flags;
-    uint64_t image_index, count, sum, clock = 0, stamps = 0;
+    uint64_t image_index, count, sum, clock = 0, stamps = 0, max_id = 0;
     if (take(&d, 8, &magic) != 0 || memcmp(magic, SNAPSHOT_MAGIC, 8) != 0) {
         snprintf(err, errlen, "not a redis-raft snapshot (bad magic)");
         return NULL;
@@ -493,7 +494,8 @@ struct store *snapshot_decode(const void *data, size_t len,
     }
     if (take_u64(&d, &image_index) != 0 ||
         (version >= 3 &&
-         (take_u64(&d, &clock) != 0 || take_u64(&d, &stamps) != 0))) {
+         (take_u64(&d, &clock) != 0 || take_u64(&d, &stamps) != 0)) ||
+        (version >= 4 && take_u64(&d, &max_id) != 0)) {
         snprintf(err, errlen, "truncated snapshot");
         return NULL;
     }
@@ -539,5 +541,6 @@ struct store *snapshot_decode(const void *data, size_t len,
     tail->image_index = image_index;
     s->now_ms = (int64_t)clock;
     s->version = stamps;
+    s->max_node_id = max_id;
     return s;
 }

@@ -6,17 +6,19 @@
  * the tail, so image + tail is exactly the state at the raft index the
  * snapshot stands for, without the loop ever serialising the keyspace.
  *
- * Format version 3, all integers fixed-width little-endian:
+ * Format version 4, all integers fixed-width little-endian:
  *
  *   IMAGE
  *     8  magic "RRSNAP\0\1"
- *     u32 version (3; version 2 files, without the clock, the stamp counter,
- *         key flags, hashes, sets and sorted sets, are still read)
+ *     u32 version (4; version 3 files, without the member id counter, and
+ *         version 2 files, without the clock, the stamp counter, key
+ *         flags, hashes, sets and sorted sets, are still read)
  *     u32 flags (0)
  *     u64 image index: the raft index applied when the image was cut
  *         (informational; the tail says which index the snapshot is)
  *     u64 keyspace clock, unix ms (store.h: expiry decisions use it)
  *     u64 store version (store.h: WATCH's modification stamps)
+ *     u64 highest member id ever used (version 4; member.h)
  *     u32 tombstone count, then per tombstone (store.h) u32 slot
  *         (increasing, < STORE_TOMBS), u64 version (1..store version)
  *     u64 key count

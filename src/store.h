@@ -42,6 +42,7 @@ struct store {
     uint64_t tomb[STORE_TOMBS]; /* version of the last deletion, by slot */
     int64_t now_ms;             /* keyspace clock (unix ms), replicated */
     uint64_t version;           /* applied write commands, replicated */
+    uint64_t max_node_id;       /* highest member id ever used (member.h) */
     bool writable;              /* applying a write: lazy expiry may delete */
     size_t nexpires;            /* keys with an expiry time */
     uint64_t expired_keys;      /* this node's count (INFO), not replicated */
