@@ -25,10 +25,14 @@
  * test_byte_layout checks that hand-made images built with it equal the
  * encoder's bytes. */
 #define SEED 0x52524e53ull
-/* Version 3 header: magic, version, flags, image index, clock, store
- * version, key count; version 2 has no clock and no store version. */
-#define IMAGE_HEADER    52 /* with no tombstones */
+/* Version 4 header: magic, version, flags, image index, clock, store
+ * version, max node id, tombstone count, key count; version 3 has no max
+ * node id, version 2 no clock, store version or tombstones either. */
+#define IMAGE_HEADER    60 /* with no tombstones */
+#define IMAGE_HEADER_V3 52
 #define IMAGE_HEADER_V2 32
+#define MAX_ID_AT       40 /* offset of the max node id in version 4 */
+#define V4              4u
 #define V3              3u
 #define V2              2u
 #define KEY_EXPIRES     1u
@@ -146,13 +150,14 @@ static void same_visit(void *arg, const char *key, size_t klen,
 }
 
 /* Same size and every key of a is in b with an equal value (expiry and
- * stamp included): equal maps; and the same clock, store version and
- * count of keys with an expiry time. */
+ * stamp included): equal maps; and the same clock, store version, max node
+ * id and count of keys with an expiry time. */
 static void expect_same_store(const struct store *a, struct store *b)
 {
     assert_int_equal(store_size(a), store_size(b));
     assert_true(a->now_ms == b->now_ms);
     assert_true(a->version == b->version);
+    assert_true(a->max_node_id == b->max_node_id);
     assert_int_equal(store_expires(a), store_expires(b));
     struct same sm = {b, 0};
     store_foreach(a, same_visit, &sm);
@@ -274,10 +279,12 @@ static void put_le(uint8_t *p, uint64_t v, int n)
     }
 }
 
-/* A header; version 2 has no clock and no store version (ignored). */
-static void img_header_full(struct buf *b, uint32_t version, uint32_t flags,
-                            uint64_t image_index, uint64_t clock,
-                            uint64_t stamps, uint64_t count)
+/* A header without tombstones; version 3 has no max node id, version 2
+ * no clock and no store version either (ignored). Versions the format does
+ * not know get version 4's layout. */
+static void img_header_ids(struct buf *b, uint32_t version, uint32_t flags,
+                           uint64_t image_index, uint64_t clock,
+                           uint64_t stamps, uint64_t max_id, uint64_t count)
 {
     buf_init(b);
     buf_append(b, "RRSNAP\0\1", 8);
@@ -287,9 +294,19 @@ static void img_header_full(struct buf *b, uint32_t version, uint32_t flags,
     if (version != V2) {
         buf_put_u64(b, clock);
         buf_put_u64(b, stamps);
+        if (version != V3) {
+            buf_put_u64(b, max_id);
+        }
         buf_put_u32(b, 0); /* no tombstones */
     }
     buf_put_u64(b, count);
+}
+
+static void img_header_full(struct buf *b, uint32_t version, uint32_t flags,
+                            uint64_t image_index, uint64_t clock,
+                            uint64_t stamps, uint64_t count)
+{
+    img_header_ids(b, version, flags, image_index, clock, stamps, 0, count);
 }
 
 static void img_header(struct buf *b, uint32_t version, uint32_t flags,
@@ -376,6 +393,7 @@ static void test_byte_layout(void **state)
     struct store *s = store_new();
     s->now_ms = 0x1112131415161718ll;
     s->version = 0x2122232425262728ull;
+    s->max_node_id = 0x3132333435363738ull;
     s->tomb[5] = 7;
     store_set(s, "k\0y", 3, value_new_string("v\0", 2));
     struct buf got;
@@ -383,11 +401,12 @@ static void test_byte_layout(void **state)
     snapshot_encode_image(s, 0x0102030405060708ull, &got);
     static const uint8_t head[] = {
         'R',  'R',  'S',  'N',  'A',  'P',  0,    1,    /* magic */
-        3,    0,    0,    0,                            /* version */
+        4,    0,    0,    0,                            /* version */
         0,    0,    0,    0,                            /* flags */
         8,    7,    6,    5,    4,    3,    2,    1,    /* image index */
         0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11, /* clock */
         0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21, /* store version */
+        0x38, 0x37, 0x36, 0x35, 0x34, 0x33, 0x32, 0x31, /* max node id */
         1,    0,    0,    0,                            /* tombstones */
         5,    0,    0,    0,    7,    0,    0,    0,    /* slot 5: */
         0,    0,    0,    0,                            /* version 7 */
@@ -407,8 +426,8 @@ static void test_byte_layout(void **state)
     buf_clear(&got);
     snapshot_encode_image(s, 0x0102030405060708ull, &got);
     struct buf want;
-    img_header_full(&want, V3, 0, 0x0102030405060708ull, 0x1112131415161718ull,
-                    0x2122232425262728ull, 1);
+    img_header_ids(&want, V4, 0, 0x0102030405060708ull, 0x1112131415161718ull,
+                   0x2122232425262728ull, 0x3132333435363738ull, 1);
     img_key(&want, VALUE_STRING, 0, "k\0y", 3);
     img_bytes(&want, "v\0", 2);
     buf_put_u64(&want, image_sum(want.data, want.len));
@@ -422,8 +441,9 @@ static void test_byte_layout(void **state)
     buf_clear(&got);
     s->now_ms = 0;
     s->version = 0;
+    s->max_node_id = 0;
     snapshot_encode_image(s, 0, &got);
-    img_header(&want, V3, 0, 0, 1);
+    img_header(&want, V4, 0, 0, 1);
     img_key(&want, VALUE_LIST, 0, "k\0y", 3);
     buf_put_u32(&want, 3);
     for (int i = 0; i < 3; i++) {
@@ -456,7 +476,7 @@ static void test_byte_layout(void **state)
     store_set_expire(t, v, 0); /* the stamp alone */
     buf_clear(&got);
     snapshot_encode_image(t, 0, &got);
-    img_header(&want, V3, 0, 0, 1);
+    img_header(&want, V4, 0, 0, 1);
     img_key(&want, VALUE_STRING, KEY_STAMPED, "e", 1);
     buf_put_u64(&want, 0x0102030405060709ull);
     img_bytes(&want, "x", 1);
@@ -468,7 +488,7 @@ static void test_byte_layout(void **state)
     store_set_expire(t, v, 77);
     buf_clear(&got);
     snapshot_encode_image(t, 0, &got);
-    img_header(&want, V3, 0, 0, 1);
+    img_header(&want, V4, 0, 0, 1);
     img_key(&want, VALUE_STRING, KEY_EXPIRES, "e", 1);
     buf_put_u64(&want, 77);
     img_bytes(&want, "x", 1);
@@ -484,7 +504,7 @@ static void test_byte_layout(void **state)
     store_set(t, "h", 1, h);
     buf_clear(&got);
     snapshot_encode_image(t, 0, &got);
-    img_header(&want, V3, 0, 0, 1);
+    img_header(&want, V4, 0, 0, 1);
     img_key(&want, VALUE_HASH, 0, "h", 1);
     buf_put_u32(&want, 1);
     img_bytes(&want, "f", 1);
@@ -498,7 +518,7 @@ static void test_byte_layout(void **state)
     store_set(t, "h", 1, set);
     buf_clear(&got);
     snapshot_encode_image(t, 0, &got);
-    img_header(&want, V3, 0, 0, 1);
+    img_header(&want, V4, 0, 0, 1);
     img_key(&want, VALUE_SET, 0, "h", 1);
     buf_put_u32(&want, 1);
     img_bytes(&want, "m\0", 2);
@@ -568,7 +588,8 @@ static void test_strings(void **state)
 }
 
 /* Images whose bytes before the checksum end exactly on, just before and
- * just after a block boundary (one key "k": 32 + 6 + 1 + 4 + value). */
+ * just after a block boundary (one key "k": IMAGE_HEADER + 6 + 1 + 4 +
+ * value). */
 static void test_block_boundaries(void **state)
 {
     (void)state;
@@ -694,23 +715,28 @@ static void test_tombstones(void **state)
         {{1, 2}, {0, 1}},           /* version 0 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct buf img;
-        buf_init(&img);
-        buf_append(&img, "RRSNAP\0\1", 8);
-        buf_put_u32(&img, 3);
-        buf_put_u32(&img, 0);
-        buf_put_u64(&img, 0);  /* image index */
-        buf_put_u64(&img, 0);  /* clock */
-        buf_put_u64(&img, 10); /* store version */
-        buf_put_u32(&img, 2);
-        for (int k = 0; k < 2; k++) {
-            buf_put_u32(&img, bad[i].slot[k]);
-            buf_put_u64(&img, bad[i].version[k]);
+        for (uint32_t version = V3; version <= V4; version++) {
+            struct buf img;
+            buf_init(&img);
+            buf_append(&img, "RRSNAP\0\1", 8);
+            buf_put_u32(&img, version);
+            buf_put_u32(&img, 0);
+            buf_put_u64(&img, 0);  /* image index */
+            buf_put_u64(&img, 0);  /* clock */
+            buf_put_u64(&img, 10); /* store version */
+            if (version == V4) {
+                buf_put_u64(&img, 3); /* max node id */
+            }
+            buf_put_u32(&img, 2);
+            for (int k = 0; k < 2; k++) {
+                buf_put_u32(&img, bad[i].slot[k]);
+                buf_put_u64(&img, bad[i].version[k]);
+            }
+            buf_put_u64(&img, 0); /* keys */
+            img_finish(&img);
+            expect_refused(img.data, img.len);
+            buf_free(&img);
         }
-        buf_put_u64(&img, 0); /* keys */
-        img_finish(&img);
-        expect_refused(img.data, img.len);
-        buf_free(&img);
     }
 }
 
@@ -1095,6 +1121,7 @@ static size_t small_snapshot(struct buf *b)
     set->version = 12;
     s->now_ms = 1600000000000ll;
     s->version = 40;
+    s->max_node_id = 3;
     static const struct tentry entries[] = {
         {"SET k v", 7}, {"", 0}, {"\0binary\0entry", 14}};
     size_t image_len = make_snapshot(s, 40, 43, entries, 3, b);
@@ -1197,7 +1224,7 @@ static void test_refuses_bad_magic(void **state)
 {
     (void)state;
     struct buf b;
-    img_header(&b, V3, 0, 0, 1);
+    img_header(&b, V4, 0, 0, 1);
     img_string(&b, "k", "v");
     img_finish(&b);
     char err[160];
@@ -1219,7 +1246,7 @@ static void test_refuses_bad_magic(void **state)
 static void test_refuses_wrong_version_and_flags(void **state)
 {
     (void)state;
-    static const uint32_t versions[] = {0, 1, 4, 0x100, 0xFFFFFFFFu};
+    static const uint32_t versions[] = {0, 1, 5, 0x100, 0xFFFFFFFFu};
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
         struct buf b;
         img_header(&b, versions[i], 0, 0, 1);
@@ -1232,7 +1259,7 @@ static void test_refuses_wrong_version_and_flags(void **state)
     }
     static const uint32_t flags[] = {1, 2, 0x80000000u, 0xFFFFFFFFu};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-        for (uint32_t version = V2; version <= V3; version++) {
+        for (uint32_t version = V2; version <= V4; version++) {
             struct buf b;
             img_header(&b, version, flags[i], 0, 1);
             img_string(&b, "k", "v");
@@ -1242,12 +1269,14 @@ static void test_refuses_wrong_version_and_flags(void **state)
         }
     }
     /* A clock past INT64_MAX. */
-    struct buf b;
-    img_header_full(&b, V3, 0, 0, (uint64_t)INT64_MAX + 1, 0, 1);
-    img_string(&b, "k", "v");
-    img_finish(&b);
-    expect_refused_structurally(b.data, b.len);
-    buf_free(&b);
+    for (uint32_t version = V3; version <= V4; version++) {
+        struct buf b;
+        img_header_full(&b, version, 0, 0, (uint64_t)INT64_MAX + 1, 0, 1);
+        img_string(&b, "k", "v");
+        img_finish(&b);
+        expect_refused_structurally(b.data, b.len);
+        buf_free(&b);
+    }
 }
 
 static void test_refuses_duplicate_key(void **state)
@@ -1255,7 +1284,7 @@ static void test_refuses_duplicate_key(void **state)
     (void)state;
     struct buf b;
     /* Control: two different keys decode. */
-    img_header(&b, V3, 0, 0, 2);
+    img_header(&b, V4, 0, 0, 2);
     img_string(&b, "k", "v1");
     img_string(&b, "k2", "v2");
     img_finish(&b);
@@ -1268,14 +1297,14 @@ static void test_refuses_duplicate_key(void **state)
     buf_free(&b);
 
     /* The same key twice, with the same or another value or type. */
-    img_header(&b, V3, 0, 0, 2);
+    img_header(&b, V4, 0, 0, 2);
     img_string(&b, "k", "v1");
     img_string(&b, "k", "v2");
     img_finish(&b);
     expect_refused_structurally(b.data, b.len);
     buf_free(&b);
 
-    img_header(&b, V3, 0, 0, 3);
+    img_header(&b, V4, 0, 0, 3);
     img_key(&b, VALUE_STRING, 0, "a\0b", 3);
     img_bytes(&b, "x", 1);
     img_string(&b, "other", "y");
@@ -1287,7 +1316,7 @@ static void test_refuses_duplicate_key(void **state)
     free(copy);
     buf_free(&b);
 
-    img_header(&b, V3, 0, 0, 3);
+    img_header(&b, V4, 0, 0, 3);
     img_key(&b, VALUE_STRING, 0, "a\0b", 3);
     img_bytes(&b, "x", 1);
     img_string(&b, "other", "y");
@@ -1299,7 +1328,7 @@ static void test_refuses_duplicate_key(void **state)
     buf_free(&b);
 
     /* Among many keys. */
-    img_header(&b, V3, 0, 0, 1001);
+    img_header(&b, V4, 0, 0, 1001);
     char k[32];
     for (int i = 0; i < 1000; i++) {
         snprintf(k, sizeof k, "key:%d", i);
@@ -1320,8 +1349,9 @@ static void test_refuses_unknown_type(void **state)
     static const struct {
         uint32_t version;
         uint8_t type;
-    } cases[] = {{V3, 4}, {V3, 5}, {V3, 0x7f}, {V3, 0x80}, {V3, 0xff},
-                 {V2, 2}, {V2, 3}, {V2, 4},    {V2, 0x7f}, {V2, 0xff}};
+    } cases[] = {{V4, 5},    {V4, 0x7f}, {V4, 0x80}, {V4, 0xff}, {V3, 5},
+                 {V3, 0x7f}, {V3, 0x80}, {V3, 0xff}, {V2, 2},    {V2, 3},
+                 {V2, 4},    {V2, 0x7f}, {V2, 0xff}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint32_t version = cases[i].version;
         uint8_t type = cases[i].type;
@@ -1358,13 +1388,13 @@ static void test_refuses_unknown_type(void **state)
     }
 }
 
-/* Key flag bits other than 0 and 1 are refused in version 3, every bit in
- * version 2, even in front of a payload that would be valid. */
+/* Key flag bits other than 0 and 1 are refused in versions 3 and 4, every
+ * bit in version 2, even in front of a payload that would be valid. */
 static void test_refuses_key_flags(void **state)
 {
     (void)state;
-    for (uint32_t version = V2; version <= V3; version++) {
-        for (int bit = version == V3 ? 2 : 0; bit < 8; bit++) {
+    for (uint32_t version = V2; version <= V4; version++) {
+        for (int bit = version >= V3 ? 2 : 0; bit < 8; bit++) {
             struct buf b;
             img_header(&b, version, 0, 0, 2);
             img_string(&b, "first", "ok");
@@ -1385,7 +1415,7 @@ static void test_refuses_key_flags(void **state)
     }
     /* An unknown bit alongside the known ones, with their fields present. */
     struct buf b;
-    img_header(&b, V3, 0, 0, 1);
+    img_header(&b, V4, 0, 0, 1);
     img_key(&b, VALUE_STRING, KEY_EXPIRES | KEY_STAMPED | 4u, "k", 1);
     buf_put_u64(&b, 100);
     buf_put_u64(&b, 5);
@@ -1394,7 +1424,7 @@ static void test_refuses_key_flags(void **state)
     expect_refused_structurally(b.data, b.len);
     buf_free(&b);
     /* Control: the same without the unknown bit decodes. */
-    img_header(&b, V3, 0, 0, 1);
+    img_header(&b, V4, 0, 0, 1);
     img_key(&b, VALUE_STRING, KEY_EXPIRES | KEY_STAMPED, "k", 1);
     buf_put_u64(&b, 100);
     buf_put_u64(&b, 5);
@@ -1438,7 +1468,7 @@ static void test_refuses_zero_expiry_and_stamp(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         for (int type = VALUE_STRING; type <= VALUE_SET; type++) {
             struct buf b;
-            img_header(&b, V3, 0, 0, 2);
+            img_header(&b, V4, 0, 0, 2);
             img_key(&b, (uint8_t)type, cases[i].flags, "k", 1);
             if (cases[i].flags & KEY_EXPIRES) {
                 buf_put_u64(&b, cases[i].expire);
@@ -1495,7 +1525,7 @@ static void test_refuses_duplicate_fields_and_members(void **state)
         bool ok = i == 0 || i == 5;
         for (int type = VALUE_HASH; type <= VALUE_SET; type++) {
             struct buf b;
-            img_header(&b, V3, 0, 0, 2);
+            img_header(&b, V4, 0, 0, 2);
             img_string(&b, "first", "ok");
             img_key(&b, (uint8_t)type, 0, "k", 1);
             buf_put_u32(&b, 4);
@@ -1526,7 +1556,7 @@ static void test_refuses_duplicate_fields_and_members(void **state)
     }
     /* Among many members. */
     struct buf b;
-    img_header(&b, V3, 0, 0, 1);
+    img_header(&b, V4, 0, 0, 1);
     img_key(&b, VALUE_SET, 0, "big", 3);
     buf_put_u32(&b, 1001);
     char m[32];
@@ -1546,7 +1576,7 @@ static void test_refuses_empty_hash_and_set(void **state)
     (void)state;
     for (int type = VALUE_HASH; type <= VALUE_SET; type++) {
         struct buf b;
-        img_header(&b, V3, 0, 0, 2);
+        img_header(&b, V4, 0, 0, 2);
         img_string(&b, "first", "ok");
         img_key(&b, (uint8_t)type, 0, "e", 1);
         buf_put_u32(&b, 0);
@@ -1554,7 +1584,7 @@ static void test_refuses_empty_hash_and_set(void **state)
         expect_refused_structurally(b.data, b.len);
         buf_free(&b);
         /* followed by what would be a valid next key */
-        img_header(&b, V3, 0, 0, 2);
+        img_header(&b, V4, 0, 0, 2);
         img_key(&b, (uint8_t)type, 0, "e", 1);
         buf_put_u32(&b, 0);
         img_string(&b, "next", "ok");
@@ -1576,7 +1606,7 @@ static void test_refuses_bad_hash_and_set_lengths(void **state)
                     continue; /* a set has no values */
                 }
                 struct buf b;
-                img_header(&b, V3, 0, 0, 1);
+                img_header(&b, V4, 0, 0, 1);
                 img_key(&b, (uint8_t)type, 0, "k", 1);
                 buf_put_u32(&b, where == 0 ? bad[i] : 2);
                 img_bytes(&b, "a", 1); /* first element, complete */
@@ -1641,7 +1671,7 @@ static void test_accepts_version2(void **state)
     free(copy);
     buf_free(&b);
 
-    /* Its duplicate keys and empty lists are refused as in version 3. */
+    /* Its duplicate keys and empty lists are refused as in version 4. */
     img_header(&b, V2, 0, 0, 2);
     img_string(&b, "k", "1");
     img_string(&b, "k", "2");
@@ -1672,11 +1702,202 @@ static void test_accepts_version2(void **state)
     buf_free(&b);
 }
 
+/* A version 3 image (no max node id) is still read, every type, key flag
+ * and tombstone included: max node id 0. A version 4 header around the
+ * same body carries the id; version 3 read as 4 (or the reverse) fails. */
+static void test_accepts_version3(void **state)
+{
+    (void)state;
+    for (uint32_t version = V3; version <= V4; version++) {
+        struct buf b;
+        buf_init(&b);
+        buf_append(&b, "RRSNAP\0\1", 8);
+        buf_put_u32(&b, version);
+        buf_put_u32(&b, 0);
+        buf_put_u64(&b, 77);             /* image index */
+        buf_put_u64(&b, 1700000000000u); /* clock */
+        buf_put_u64(&b, 50);             /* store version */
+        if (version == V4) {
+            buf_put_u64(&b, 6); /* max node id */
+        }
+        size_t tombs_at = b.len;
+        buf_put_u32(&b, 1); /* tombstones */
+        buf_put_u32(&b, 3);
+        buf_put_u64(&b, 49);
+        buf_put_u64(&b, 5); /* keys */
+        img_key(&b, VALUE_STRING, KEY_EXPIRES | KEY_STAMPED, "s", 1);
+        buf_put_u64(&b, 1800000000000u);
+        buf_put_u64(&b, 50);
+        img_bytes(&b, "hello", 5);
+        img_key(&b, VALUE_LIST, 0, "l", 1);
+        buf_put_u32(&b, 1);
+        img_bytes(&b, "x", 1);
+        img_key(&b, VALUE_HASH, KEY_STAMPED, "h", 1);
+        buf_put_u64(&b, 7);
+        buf_put_u32(&b, 1);
+        img_bytes(&b, "f", 1);
+        img_bytes(&b, "v", 1);
+        img_key(&b, VALUE_SET, 0, "t", 1);
+        buf_put_u32(&b, 2);
+        img_bytes(&b, "a", 1);
+        img_bytes(&b, "b", 1);
+        img_key(&b, VALUE_ZSET, 0, "z", 1);
+        buf_put_u32(&b, 1);
+        img_bytes(&b, "m", 1);
+        buf_put_u64(&b, 0x3FF0000000000000ull); /* 1.0 */
+        img_finish(&b);
+        assert_int_equal(tombs_at, version == V4 ? IMAGE_HEADER - 12
+                                                 : IMAGE_HEADER_V3 - 12);
+        struct snapshot_tail t;
+        uint8_t *copy;
+        struct store *s = decode_ok(b.data, b.len, &t, &copy);
+        assert_true(t.image_index == 77 && t.index == 9 && t.count == 0);
+        assert_true(s->max_node_id == (version == V4 ? 6 : 0));
+        assert_true(s->now_ms == 1700000000000ll && s->version == 50);
+        assert_true(s->tomb[3] == 49);
+        assert_int_equal(store_size(s), 5);
+        assert_int_equal(store_expires(s), 1);
+        struct value *v = store_get(s, "s", 1);
+        assert_non_null(v);
+        assert_true(v->expire_ms == 1800000000000ll && v->version == 50);
+        assert_int_equal(v->str.len, 5);
+        assert_memory_equal(v->str.p, "hello", 5);
+        v = store_get(s, "h", 1);
+        assert_non_null(v);
+        assert_int_equal(v->type, VALUE_HASH);
+        assert_true(v->version == 7);
+        v = store_get(s, "t", 1);
+        assert_non_null(v);
+        assert_int_equal(v->type, VALUE_SET);
+        assert_int_equal(dict_size(v->dict), 2);
+        v = store_get(s, "z", 1);
+        assert_non_null(v);
+        assert_int_equal(v->type, VALUE_ZSET);
+
+        /* Written back, it is a version 4 image with the same state. */
+        struct buf again;
+        make_snapshot(s, 77, 9, NULL, 0, &again);
+        assert_int_equal(again.data[8], V4);
+        struct snapshot_tail t2;
+        uint8_t *copy2;
+        struct store *s2 = decode_ok(again.data, again.len, &t2, &copy2);
+        expect_same_store(s, s2);
+        assert_memory_equal(s2->tomb, s->tomb, sizeof s->tomb);
+        store_free(s2);
+        free(copy2);
+        buf_free(&again);
+        store_free(s);
+        free(copy);
+
+        /* The other version number on the same bytes: the fields shift. */
+        put_le((uint8_t *)b.data + 8, version == V4 ? V3 : V4, 4);
+        img_refix(&b);
+        expect_refused(b.data, b.len);
+        buf_free(&b);
+    }
+    /* Version 3's header size, with no tombstones. */
+    struct buf b;
+    img_header(&b, V3, 0, 0, 0);
+    assert_int_equal(b.len, IMAGE_HEADER_V3);
+    buf_free(&b);
+    img_header(&b, V4, 0, 0, 0);
+    assert_int_equal(b.len, IMAGE_HEADER);
+    buf_free(&b);
+}
+
+/* The highest member id ever used comes back from the image, whatever the
+ * rest of the store (streamed or encoded: the same bytes), at its place in
+ * the header. */
+static void test_max_node_id(void **state)
+{
+    (void)state;
+    static const uint64_t ids[] = {
+        0, 1, 2, 7, 0x100, 0xFFFFFFFFull, 0x100000000ull, UINT64_MAX};
+    struct store *s = store_new();
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        s->max_node_id = ids[i];
+        expect_roundtrip(s, i, i + 1, NULL, 0);
+        expect_stream_equals_encode(s, i);
+        struct buf b;
+        make_snapshot(s, 1, 2, NULL, 0, &b);
+        uint8_t want[8];
+        put_le(want, ids[i], 8);
+        assert_memory_equal(b.data + MAX_ID_AT, want, 8);
+        struct snapshot_tail t;
+        uint8_t *copy;
+        struct store *d = decode_ok(b.data, b.len, &t, &copy);
+        assert_true(d->max_node_id == ids[i]);
+        store_free(d);
+        free(copy);
+        buf_free(&b);
+    }
+    /* With keys, tombstones, a clock and a store version around it. */
+    fill_store(s, 300);
+    s->now_ms = 1700000000000ll;
+    s->version = 300;
+    s->tomb[9] = 299;
+    s->max_node_id = 42;
+    static const struct tentry entries[] = {{"RAFT.NODEID 43", 14}};
+    expect_roundtrip(s, 300, 301, entries, 1);
+    store_free(s);
+
+    /* A hand-made version 4 image with the id decodes to it. */
+    struct buf b;
+    img_header_ids(&b, V4, 0, 0, 5, 6, 0x0102030405060708ull, 1);
+    img_string(&b, "k", "v");
+    img_finish(&b);
+    struct snapshot_tail t;
+    uint8_t *copy;
+    struct store *d = decode_ok(b.data, b.len, &t, &copy);
+    assert_true(d->max_node_id == 0x0102030405060708ull);
+    assert_true(d->now_ms == 5 && d->version == 6);
+    assert_int_equal(store_size(d), 1);
+    store_free(d);
+    free(copy);
+    buf_free(&b);
+}
+
+/* A version 4 image cut anywhere inside its max node id (or just before
+ * it) is refused as truncated; one whose id is missing altogether (a
+ * version 3 body under a version 4 header, checksum fixed up) is refused
+ * too. */
+static void test_refuses_truncated_max_node_id(void **state)
+{
+    (void)state;
+    struct store *s = store_new();
+    s->max_node_id = 0x1122334455667788ull;
+    s->version = 3;
+    struct buf b;
+    make_snapshot(s, 1, 2, NULL, 0, &b);
+    store_free(s);
+    assert_int_equal(b.len, IMAGE_HEADER + 8 + 24);
+    for (size_t n = MAX_ID_AT; n < MAX_ID_AT + 8; n++) {
+        char err[160];
+        expect_refused_err(b.data, n, err, sizeof err);
+        assert_non_null(strstr(err, "truncated"));
+    }
+    buf_free(&b);
+
+    /* The id is missing: the tombstone and key counts are read as the id,
+     * then the checksum as the counts. */
+    for (size_t keys = 0; keys <= 1; keys++) {
+        img_header(&b, V3, 0, 0, keys);
+        if (keys) {
+            img_string(&b, "k", "v");
+        }
+        img_finish(&b);
+        put_le((uint8_t *)b.data + 8, V4, 4);
+        img_refix(&b);
+        expect_refused(b.data, b.len);
+        buf_free(&b);
+    }
+}
+
 static void test_refuses_empty_list(void **state)
 {
     (void)state;
     struct buf b;
-    img_header(&b, V3, 0, 0, 2);
+    img_header(&b, V4, 0, 0, 2);
     img_string(&b, "first", "ok");
     img_key(&b, VALUE_LIST, 0, "l", 1);
     buf_put_u32(&b, 0);
@@ -1685,7 +1906,7 @@ static void test_refuses_empty_list(void **state)
     buf_free(&b);
 
     /* An empty list followed by what would be a valid next key. */
-    img_header(&b, V3, 0, 0, 2);
+    img_header(&b, V4, 0, 0, 2);
     img_key(&b, VALUE_LIST, 0, "l", 1);
     buf_put_u32(&b, 0);
     img_string(&b, "next", "ok");
@@ -1703,7 +1924,7 @@ static void test_refuses_bad_lengths(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct buf b;
         /* key length */
-        img_header(&b, V3, 0, 0, 1);
+        img_header(&b, V4, 0, 0, 1);
         img_key(&b, VALUE_STRING, 0, "k", 1);
         img_bytes(&b, "v", 1);
         img_finish(&b);
@@ -1712,7 +1933,7 @@ static void test_refuses_bad_lengths(void **state)
         expect_refused_structurally(b.data, b.len);
         buf_free(&b);
         /* string length */
-        img_header(&b, V3, 0, 0, 1);
+        img_header(&b, V4, 0, 0, 1);
         img_key(&b, VALUE_STRING, 0, "k", 1);
         buf_put_u32(&b, bad[i]);
         buf_append(&b, "v", 1);
@@ -1720,7 +1941,7 @@ static void test_refuses_bad_lengths(void **state)
         expect_refused_structurally(b.data, b.len);
         buf_free(&b);
         /* element count */
-        img_header(&b, V3, 0, 0, 1);
+        img_header(&b, V4, 0, 0, 1);
         img_key(&b, VALUE_LIST, 0, "l", 1);
         buf_put_u32(&b, bad[i]);
         img_bytes(&b, "e", 1);
@@ -1728,7 +1949,7 @@ static void test_refuses_bad_lengths(void **state)
         expect_refused_structurally(b.data, b.len);
         buf_free(&b);
         /* element length (second element, so the first is freed) */
-        img_header(&b, V3, 0, 0, 1);
+        img_header(&b, V4, 0, 0, 1);
         img_key(&b, VALUE_LIST, 0, "l", 1);
         buf_put_u32(&b, 2);
         img_bytes(&b, "e", 1);
@@ -1742,7 +1963,7 @@ static void test_refuses_bad_lengths(void **state)
     static const uint64_t counts[] = {2, 3, 1000, UINT64_MAX};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         struct buf b;
-        img_header(&b, V3, 0, 0, counts[i]);
+        img_header(&b, V4, 0, 0, counts[i]);
         img_string(&b, "k", "v");
         img_finish(&b);
         expect_refused(b.data, b.len);
@@ -1848,6 +2069,9 @@ int main(void)
         cmocka_unit_test(test_refuses_empty_hash_and_set),
         cmocka_unit_test(test_refuses_bad_hash_and_set_lengths),
         cmocka_unit_test(test_accepts_version2),
+        cmocka_unit_test(test_accepts_version3),
+        cmocka_unit_test(test_max_node_id),
+        cmocka_unit_test(test_refuses_truncated_max_node_id),
         cmocka_unit_test(test_refuses_empty_list),
         cmocka_unit_test(test_refuses_bad_lengths),
         cmocka_unit_test(test_refuses_bad_tail),

@@ -298,28 +298,62 @@ static void test_snapshot_round_trip(void **state)
     store_free(s);
 }
 
-/* Encode {"k": {"aa": 1, "bb": 2}}, let patch change the image, reseal it
- * and expect the decoder to refuse it. */
-static void expect_refused(void (*patch)(char *zdata))
+/* Encode {"k": {"aa": 1, "bb": 2}} as a version 4 image, or as version 3
+ * (the same without the u64 max node id after the store version), let
+ * patch (if any) change the zset's bytes, reseal it and expect the decoder
+ * to refuse it, or (no patch: the control) to load it. */
+static void expect_patched(void (*patch)(char *zdata), uint32_t version)
 {
     struct store *s = store_new();
     const char *m[] = {"aa", "bb"};
     double sc[] = {1, 2};
     store_set(s, "k", 1, zset_value(m, sc, 2));
+    s->max_node_id = 5;
     struct buf b;
     size_t image_len = encode_snapshot(s, &b);
-    /* header 52 bytes (no tombstones), then type, flags, u32 klen, "k",
-     * u32 count. */
-    char *zdata = b.data + 52 + 1 + 1 + 4 + 1;
-    assert_int_equal((unsigned char)b.data[52], 4);
-    patch(zdata);
+    assert_int_equal((unsigned char)b.data[8], 4); /* format version */
+    size_t header = 60; /* version 4, no tombstones */
+    if (version == 3) {
+        /* drop the max node id (bytes 40..47) */
+        memmove(b.data + 40, b.data + 48, b.len - 48);
+        b.len -= 8;
+        image_len -= 8;
+        header = 52;
+        b.data[8] = 3;
+    }
+    /* the header, then type, flags, u32 klen, "k", u32 count. */
+    char *zdata = b.data + header + 1 + 1 + 4 + 1;
+    assert_int_equal((unsigned char)b.data[header], VALUE_ZSET);
+    assert_int_equal((unsigned char)b.data[header + 1 + 1 + 4], 'k');
+    if (patch != NULL) {
+        patch(zdata);
+    }
     reseal(&b, image_len);
     struct snapshot_tail tail;
     char err[128] = "";
-    assert_null(snapshot_decode(b.data, b.len, &tail, err, sizeof err));
-    assert_true(strlen(err) > 0);
+    struct store *t = snapshot_decode(b.data, b.len, &tail, err, sizeof err);
+    if (patch != NULL) {
+        assert_null(t);
+        assert_true(strlen(err) > 0);
+    } else {
+        if (t == NULL) {
+            fail_msg("control refused: %s", err);
+        }
+        assert_true(t->max_node_id == (version == 3 ? 0 : 5));
+        struct value *v = store_get_raw(t, "k", 1);
+        assert_non_null(v);
+        assert_int_equal(v->type, VALUE_ZSET);
+        assert_int_equal(check_structure(v->zset), 2);
+        store_free(t);
+    }
     buf_free(&b);
     store_free(s);
+}
+
+static void expect_refused(void (*patch)(char *zdata))
+{
+    expect_patched(patch, 4);
+    expect_patched(patch, 3);
 }
 
 /* zdata: u32 count, u32 2, "aa", u64 score, u32 2, "bb", u64 score. */
@@ -347,6 +381,8 @@ static void test_snapshot_refuses_bad_zsets(void **state)
     expect_refused(patch_nan);
     expect_refused(patch_duplicate);
     expect_refused(patch_zero_count);
+    expect_patched(NULL, 4); /* controls */
+    expect_patched(NULL, 3);
 }
 
 /* ---- random sequence against a sorted array ----------------------------- */
