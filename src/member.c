@@ -440,9 +440,14 @@ static void on_tick(uv_timer_t *t)
         ask_role(m);
         return;
     }
+    /* Only a node whose own committed configuration holds it can ask:
+     * "removed" means absent from a NEWER committed configuration, and a
+     * node still catching up on its own joining would be told so by a
+     * member that never saw it join. */
     uint64_t quiet = now - m->leader_seen_ms;
     if (!node_is_leader(srv->node) &&
-        quiet > 2 * (uint64_t)srv->cfg.election_timeout) {
+        quiet > 2 * (uint64_t)srv->cfg.election_timeout &&
+        node_member_status(srv->node, node_id(srv->node), 0) > 0) {
         ask_status(m);
         if (m->rpc == NULL) {
             request_done(m, false);
