@@ -138,6 +138,11 @@ static uv_timer_t *timer_of(struct member_change *ch)
     return ch->timer;
 }
 
+static void step_role_cb(uv_timer_t *t)
+{
+    step_role(t->data);
+}
+
 /* A raft configuration change of ours committed (status 0) or failed. */
 static void changed(void *arg, int status)
 {
@@ -150,7 +155,8 @@ static void changed(void *arg, int status)
     } else if (ch->kind == CH_REMOVE) {
         succeed(ch);
     } else {
-        step_role(ch);
+        /* The next step from the loop, not from inside libraft. */
+        uv_timer_start(timer_of(ch), step_role_cb, 0, 0);
     }
 }
 
@@ -280,6 +286,31 @@ static void step_role(struct member_change *ch)
     uv_timer_start(timer_of(ch), catchup_poll, 0, 0);
 }
 
+/* The id is recorded: now the raft configuration change itself. */
+static void change_config(uv_timer_t *t)
+{
+    struct member_change *ch = t->data;
+    struct server *srv = ch->m->srv;
+    int rv;
+    if (!node_is_leader(srv->node)) {
+        fail(ch, "ERR leadership was lost during the change; retry");
+        return;
+    }
+    if (ch->kind == CH_REMOVE) {
+        log_write(&srv->log, LOG_NOTICE, "Removing node %llu",
+                  (unsigned long long)ch->id);
+        rv = node_remove(srv->node, ch->id, changed, ch);
+    } else {
+        log_write(&srv->log, LOG_NOTICE, "Adding node %llu at %s as a spare",
+                  (unsigned long long)ch->id, ch->address);
+        rv = node_add(srv->node, ch->id, ch->address, changed, ch);
+    }
+    ch->outstanding += rv == 0;
+    if (rv != 0) {
+        fail(ch, "ERR %s failed: %s", ch->what, node_strerror(rv));
+    }
+}
+
 /* RAFT.NODEID went through the log: the id is ours (or was used). */
 static void id_recorded(struct slot *slot, void *arg)
 {
@@ -296,23 +327,10 @@ static void id_recorded(struct slot *slot, void *arg)
         fail(ch, "%s", len > 0 ? msg : "ERR recording the node id failed");
         return;
     }
-    int rv;
-    if (ch->kind == CH_REMOVE) {
-        log_write(&srv->log, LOG_NOTICE, "Removing node %llu",
-                  (unsigned long long)ch->id);
-        rv = node_remove(srv->node, ch->id, changed, ch);
-        ch->outstanding += rv == 0;
-    } else {
-        log_write(&srv->log, LOG_NOTICE, "Adding node %llu at %s as a spare",
-                  (unsigned long long)ch->id, ch->address);
-        rv = node_add(srv->node, ch->id, ch->address, changed, ch);
-        ch->outstanding += rv == 0;
-    }
-    if (rv != 0) {
-        fail(ch, "ERR %s node %llu failed: %s",
-             ch->kind == CH_REMOVE ? "removing" : "adding",
-             (unsigned long long)ch->id, node_strerror(rv));
-    }
+    /* Not from inside this apply callback: raft_add/raft_remove append to
+     * the log, which may free the entry being applied under fsm_apply. */
+    (void)srv;
+    uv_timer_start(timer_of(ch), change_config, 0, 0);
 }
 
 /* Record id in the replicated "highest id ever used" (RAFT.NODEID) before

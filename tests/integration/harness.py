@@ -528,6 +528,17 @@ def parse_info(reply):
     return out
 
 
+def raft_members(info):
+    """{id: {'addr':..., 'role':..., 'match_index':...}} from the
+    raft_nodeN lines of INFO raft."""
+    out = {}
+    for k, v in info.items():
+        if re.match(r'^raft_node\d+$', k):
+            fields = dict(p.split('=', 1) for p in v.split(','))
+            out[int(fields.pop('id'))] = fields
+    return out
+
+
 class RedisServer(ServerProcess):
     """Debian's stock redis-server, the reference for reply bytes."""
 

@@ -18,7 +18,7 @@ import redis
 from redis.cluster import RedisCluster
 
 import harness
-from harness import encode, scaled, wait_until
+from harness import encode, raft_members, scaled, wait_until
 from differential import compare, compare_pipelined, sequences_in_one_write
 from test_commands import SEQUENCES
 
@@ -101,17 +101,6 @@ def test_key_slot_helper_matches_redis_cluster_examples():
     assert key_slot('{user1000}.following') == 3443
     assert key_slot('{user1000}.followers') == 3443
     assert key_slot('123456789') == crc16(b'123456789') % SLOTS == 0x31C3 % SLOTS
-
-
-def raft_members(info):
-    """{id: {'addr':..., 'role':..., 'match_index':...}} from the
-    raft_nodeN lines of INFO raft."""
-    out = {}
-    for k, v in info.items():
-        if re.match(r'^raft_node\d+$', k):
-            fields = dict(p.split('=', 1) for p in v.split(','))
-            out[int(fields.pop('id'))] = fields
-    return out
 
 
 def test_info_raft_fields_on_every_node(cluster):
