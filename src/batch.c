@@ -145,6 +145,9 @@ void batcher_flush(struct batcher *b)
     struct batch *batch = b->open;
     b->open = NULL;
     entry_writer_set_time(&b->w, server_time_ms());
+    /* raft_apply appends the entry in the current term, in this call: that
+     * is the entry's raft term (the commit log prints it). */
+    entry_writer_set_term(&b->w, node_term(srv->node));
     entry_writer_finish(&b->w);
     void *data = b->w.b.data;
     size_t len = b->w.b.len;

@@ -30,6 +30,7 @@ void entry_writer_begin(struct entry_writer *w, const struct entry_header *h)
     buf_put_u64(&w->b, h->nonce);
     buf_put_u64(&w->b, h->seq);
     buf_put_u64(&w->b, h->time_ms);
+    buf_put_u64(&w->b, h->term);
 }
 
 void entry_writer_add(struct entry_writer *w, int argc, char *const *argv,
@@ -44,12 +45,22 @@ void entry_writer_add(struct entry_writer *w, int argc, char *const *argv,
     w->ncmds++;
 }
 
+static void put_u64_at(struct entry_writer *w, size_t off, uint64_t v)
+{
+    uint8_t *p = (uint8_t *)w->b.data + off;
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
 void entry_writer_set_time(struct entry_writer *w, uint64_t time_ms)
 {
-    uint8_t *p = (uint8_t *)w->b.data + 32;
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)(time_ms >> (8 * i));
-    }
+    put_u64_at(w, 32, time_ms);
+}
+
+void entry_writer_set_term(struct entry_writer *w, uint64_t term)
+{
+    put_u64_at(w, 40, term);
 }
 
 void entry_writer_finish(struct entry_writer *w)
@@ -104,7 +115,12 @@ int entry_reader_open(struct entry_reader *r, const void *data, size_t len,
 {
     const uint8_t *p = data;
     memset(r, 0, sizeof *r);
-    if (len < ENTRY_HEADER_SIZE || len % 8 != 0) {
+    if (len < ENTRY_HEADER_SIZE_1 || len % 8 != 0) {
+        return -1;
+    }
+    size_t hsize =
+        p[0] == ENTRY_VERSION_1 ? ENTRY_HEADER_SIZE_1 : ENTRY_HEADER_SIZE;
+    if (len < hsize) {
         return -1;
     }
     h->version = p[0];
@@ -114,14 +130,15 @@ int entry_reader_open(struct entry_reader *r, const void *data, size_t len,
     h->nonce = get_u64(p + 16);
     h->seq = get_u64(p + 24);
     h->time_ms = get_u64(p + 32);
-    if (h->version != ENTRY_VERSION || h->kind != ENTRY_KIND_COMMANDS ||
-        p[2] != 0 || p[3] != 0) {
+    h->term = hsize > ENTRY_HEADER_SIZE_1 ? get_u64(p + 40) : 0;
+    if ((h->version != ENTRY_VERSION && h->version != ENTRY_VERSION_1) ||
+        h->kind != ENTRY_KIND_COMMANDS || p[2] != 0 || p[3] != 0) {
         return -1;
     }
-    if (validate(p + ENTRY_HEADER_SIZE, p + len, h->ncmds) != 0) {
+    if (validate(p + hsize, p + len, h->ncmds) != 0) {
         return -1;
     }
-    r->p = p + ENTRY_HEADER_SIZE;
+    r->p = p + hsize;
     r->end = p + len;
     r->left = h->ncmds;
     return 0;

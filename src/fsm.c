@@ -7,6 +7,7 @@
 
 #include "batch.h"
 #include "command.h"
+#include "commitlog.h"
 #include "conn.h"
 #include "entry.h"
 #include "node.h"
@@ -18,9 +19,11 @@
 
 /* Apply one entry to store. Live entries (replay false) reply to the
  * batch that proposed them here, if it still waits; entries replayed from
- * a snapshot's tail reply to nobody. */
+ * a snapshot's tail reply to nobody. index is the entry's raft index, for
+ * the commit log (0: not logged, as for a snapshot's tail). */
 static void apply_entry(struct server *srv, struct store *store,
-                        const void *data, size_t len, bool replay)
+                        const void *data, size_t len, bool replay,
+                        uint64_t index)
 {
     struct entry_reader r;
     struct entry_header h;
@@ -41,6 +44,10 @@ static void apply_entry(struct server *srv, struct store *store,
     if ((int64_t)h.time_ms > store->now_ms) {
         store->now_ms = (int64_t)h.time_ms;
     }
+    /* Committed writes go to the commit log as they were committed (an
+     * entry libraft applies again after a restart is skipped there). */
+    bool logging =
+        index != 0 && commitlog_begin(&srv->commitlog, index, h.term);
     struct buf scratch;
     buf_init(&scratch);
     const struct entry_cmd *cmd;
@@ -48,6 +55,9 @@ static void apply_entry(struct server *srv, struct store *store,
     while ((cmd = entry_reader_next(&r)) != NULL) {
         size_t idx = i++;
         bool readonly = cmd->flags & ENTRY_CMD_READONLY;
+        if (logging && !readonly) {
+            commitlog_add(&srv->commitlog, cmd->argc, cmd->argv, cmd->argvlen);
+        }
         if (readonly && batch == NULL) {
             continue; /* nobody waits for this read */
         }
@@ -76,6 +86,11 @@ static void apply_entry(struct server *srv, struct store *store,
     }
     entry_reader_close(&r);
     buf_free(&scratch);
+    if (logging) {
+        /* Written before the replies go out: an acknowledged write is in
+         * the origin node's file already. */
+        commitlog_end(&srv->commitlog);
+    }
     if (batch != NULL) {
         batcher_complete(&srv->batcher, batch);
     }
@@ -86,7 +101,11 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 {
     struct server *srv = fsm->data;
     *result = NULL;
-    apply_entry(srv, srv->store, buf->base, buf->len, false);
+    /* libraft sets last_applied after apply returns, one entry at a time
+     * (barriers and configuration changes advance it without calling us),
+     * so this entry's index is the next one. */
+    uint64_t index = node_last_applied(srv->node) + 1;
+    apply_entry(srv, srv->store, buf->base, buf->len, false, index);
     srv->stats.entries_applied++;
     persist_applied(&srv->persist, buf->base, buf->len);
     return 0;
@@ -155,11 +174,14 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
     const void *e;
     size_t elen;
     while (snapshot_tail_next(&tail, &e, &elen)) {
-        apply_entry(srv, s, e, elen, true);
+        apply_entry(srv, s, e, elen, true, 0);
     }
     store_free(srv->store);
     srv->store = s;
     persist_restored(&srv->persist, at_start, tail.index, store_size(s));
+    /* Entries up to tail.index never pass through apply here: if the commit
+     * log does not have them, say so in it. */
+    commitlog_snapshot(&srv->commitlog, tail.index, at_start);
     raft_free(buf->base); /* the FSM owns the buffer on success */
     return 0;
 }

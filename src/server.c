@@ -137,7 +137,11 @@ int server_init(struct server *s, struct config *cfg)
     cluster_init(&s->cluster, s);
     persist_init(&s->persist, s);
     member_init(&s->member, s);
-    if (node_start(s, &s->node) != 0) {
+    /* The commit log is open before raft starts: a snapshot loaded at
+     * start may already need a comment in it. */
+    if ((s->cfg.commit_log[0] != '\0' &&
+         commitlog_open(&s->commitlog, s->cfg.commit_log, &s->log) != 0) ||
+        node_start(s, &s->node) != 0) {
         /* Release everything so that the exit is clean: raft first when it
          * was set up (raft_start failed, e.g. on a refused snapshot). */
         if (s->node != NULL) {
@@ -148,6 +152,7 @@ int server_init(struct server *s, struct config *cfg)
         batcher_close(&s->batcher);
         cluster_close(&s->cluster);
         pubsub_close(&s->pubsub);
+        commitlog_close(&s->commitlog);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         store_free(s->store);
@@ -243,6 +248,8 @@ int server_run(struct server *s)
 #endif
     s->store = NULL;
     pubsub_close(&s->pubsub); /* every connection is gone by now */
+    /* Raft is closed: nothing applies any more. */
+    commitlog_close(&s->commitlog);
     free(s->cmdstats);
     s->cmdstats = NULL;
     int rv = uv_loop_close(&s->loop);

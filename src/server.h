@@ -13,6 +13,7 @@
 
 #include "batch.h"
 #include "cluster.h"
+#include "commitlog.h"
 #include "config.h"
 #include "log.h"
 #include "member.h"
@@ -56,6 +57,8 @@ struct server {
     struct pubsub pubsub;
     struct expirer expirer;
     struct member member;
+    /* Closed (zeroed) when commit-log is off. */
+    struct commitlog commitlog;
     struct conn *conns;  /* all client connections */
     struct conn *resume; /* connections to process again */
     struct conn *flush;  /* connections with new replies to write */

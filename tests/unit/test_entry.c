@@ -22,21 +22,22 @@ struct sample_cmd {
 };
 
 /* Three commands with binary and empty arguments; the layout is
- * 40 header + 27 + 20 + 16 = 103 bytes, padded to 104. */
+ * 48 header + 27 + 20 + 16 = 111 bytes, padded to 112. */
 static const struct sample_cmd sample[] = {
     {3, {"SET", "k\0ey", ""}, {3, 4, 0}, 0},
     {2, {"GET", "k"}, {3, 1}, ENTRY_CMD_READONLY},
     {1, {"PING"}, {4}, 0xDEADBEEFu},
 };
 #define SAMPLE_N         3
-#define SAMPLE_LEN       104
-#define SAMPLE_CMD3_ARG0 95 /* offset of the last argument's length */
+#define SAMPLE_LEN       112
+#define SAMPLE_CMD3_ARG0 103 /* offset of the last argument's length */
 
 static const struct entry_header sample_hdr = {
     .origin = 0x0102030405060708ull,
     .nonce = 0xFFFFFFFFFFFFFFFFull,
     .seq = 42,
     .time_ms = 1700000000123ull,
+    .term = 0x1122334455667788ull,
 };
 
 static void add_cmd(struct entry_writer *w, const struct sample_cmd *c)
@@ -87,13 +88,17 @@ static void expect_decodes_to(const uint8_t *data, size_t len,
     struct entry_reader r;
     struct entry_header h;
     assert_int_equal(entry_reader_open(&r, data, len, &h), 0);
-    assert_int_equal(h.version, ENTRY_VERSION);
+    assert_int_equal(h.version,
+                     want_h->version ? want_h->version : ENTRY_VERSION);
+    size_t hsize =
+        h.version == ENTRY_VERSION_1 ? ENTRY_HEADER_SIZE_1 : ENTRY_HEADER_SIZE;
     assert_int_equal(h.kind, ENTRY_KIND_COMMANDS);
     assert_int_equal(h.ncmds, n);
     assert_true(h.origin == want_h->origin);
     assert_true(h.nonce == want_h->nonce);
     assert_true(h.seq == want_h->seq);
     assert_true(h.time_ms == want_h->time_ms);
+    assert_true(h.term == want_h->term);
     for (int i = 0; i < n; i++) {
         const struct entry_cmd *c = entry_reader_next(&r);
         assert_non_null(c);
@@ -103,7 +108,7 @@ static void expect_decodes_to(const uint8_t *data, size_t len,
             assert_int_equal(c->argvlen[a], cmds[i].len[a]);
             assert_memory_equal(c->argv[a], cmds[i].argv[a], c->argvlen[a]);
             /* argv points into the entry itself */
-            assert_true((const uint8_t *)c->argv[a] >= data + 40);
+            assert_true((const uint8_t *)c->argv[a] >= data + hsize);
             assert_true((const uint8_t *)c->argv[a] + c->argvlen[a] <=
                         data + len);
         }
@@ -140,7 +145,31 @@ static void test_byte_layout(void **state)
 {
     (void)state;
     static const struct sample_cmd get = {2, {"GET", "k"}, {3, 1}, 1};
-    static const uint8_t want[64] = {
+    static const uint8_t want[72] = {
+        2,    1,    0,    0,    1,    0,    0,    0,    /* v, kind, n */
+        0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* origin */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* nonce */
+        42,   0,    0,    0,    0,    0,    0,    0,    /* seq */
+        0x7b, 0x68, 0xe5, 0xcf, 0x8b, 0x01, 0,    0,    /* time */
+        0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* term */
+        2,    0,    0,    0,    1,    0,    0,    0,    /* argc, flags */
+        3,    0,    0,    0,    'G',  'E',  'T',  1,
+        0,    0,    0,    'k',  0,    0,    0,    0, /* args, padding */
+    };
+    size_t len;
+    uint8_t *e = encode(&sample_hdr, &get, 1, &len);
+    assert_int_equal(len, sizeof want);
+    assert_memory_equal(e, want, sizeof want);
+    free(e);
+}
+
+/* A version 1 entry (no term field, 40-byte header), as older nodes wrote
+ * and older logs and snapshot tails hold, still decodes, with term 0. */
+static void test_version1_decodes(void **state)
+{
+    (void)state;
+    static const struct sample_cmd get = {2, {"GET", "k"}, {3, 1}, 1};
+    static const uint8_t v1[64] = {
         1,    1,    0,    0,    1,    0,    0,    0,    /* v, kind, n */
         0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* origin */
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* nonce */
@@ -150,10 +179,49 @@ static void test_byte_layout(void **state)
         3,    0,    0,    0,    'G',  'E',  'T',  1,
         0,    0,    0,    'k',  0,    0,    0,    0, /* args, padding */
     };
+    struct entry_header want = sample_hdr;
+    want.version = ENTRY_VERSION_1;
+    want.term = 0;
+    uint8_t *e = dup_bytes(v1, sizeof v1);
+    expect_decodes_to(e, sizeof v1, &want, &get, 1);
+    /* Every shorter prefix is rejected, as for version 2. */
+    for (size_t n = 0; n < sizeof v1; n++) {
+        expect_rejected(e, n);
+    }
+    /* An empty version 1 batch is exactly its 40-byte header. */
+    e[4] = 0;
+    expect_decodes_to(e, ENTRY_HEADER_SIZE_1, &want, NULL, 0);
+    free(e);
+}
+
+/* The term is decided at proposal time and patched in, like the time. */
+static void test_set_term_and_time(void **state)
+{
+    (void)state;
+    struct entry_header h = sample_hdr;
+    h.term = 0;
+    h.time_ms = 0;
+    struct entry_writer w;
+    entry_writer_begin(&w, &h);
+    add_cmd(&w, &sample[0]);
+    entry_writer_set_time(&w, sample_hdr.time_ms);
+    entry_writer_set_term(&w, sample_hdr.term);
+    entry_writer_finish(&w);
+    uint8_t *e = dup_bytes((const uint8_t *)w.b.data, w.b.len);
+    expect_decodes_to(e, w.b.len, &sample_hdr, sample, 1);
+    free(e);
+    buf_free(&w.b);
+}
+
+/* A version 2 header cut to version 1's size is rejected, not read as a
+ * version 1 entry. */
+static void test_rejects_v2_with_v1_header(void **state)
+{
+    (void)state;
     size_t len;
-    uint8_t *e = encode(&sample_hdr, &get, 1, &len);
-    assert_int_equal(len, sizeof want);
-    assert_memory_equal(e, want, sizeof want);
+    uint8_t *e = encode(&sample_hdr, NULL, 0, &len);
+    assert_int_equal(len, ENTRY_HEADER_SIZE);
+    expect_rejected(e, ENTRY_HEADER_SIZE_1);
     free(e);
 }
 
@@ -168,7 +236,7 @@ static void test_length_is_multiple_of_8(void **state)
         struct sample_cmd c = {1, {arg}, {k}, 0};
         size_t len;
         uint8_t *e = encode(&sample_hdr, &c, 1, &len);
-        size_t content = 40 + 8 + 4 + k;
+        size_t content = ENTRY_HEADER_SIZE + 8 + 4 + k;
         assert_int_equal(len % 8, 0);
         assert_int_equal(len, (content + 7) / 8 * 8);
         for (size_t i = content; i < len; i++) {
@@ -249,13 +317,14 @@ static void test_rejects_bad_version_and_kind(void **state)
     (void)state;
     size_t len;
     uint8_t *e = encode(&sample_hdr, sample, SAMPLE_N, &len);
-    static const uint8_t bad[] = {0, 2, 0x80, 0xff};
-    for (size_t i = 0; i < sizeof bad; i++) {
+    static const uint8_t bad_version[] = {0, 3, 0x80, 0xff};
+    static const uint8_t bad_kind[] = {0, 2, 0x80, 0xff};
+    for (size_t i = 0; i < sizeof bad_version; i++) {
         uint8_t *m = dup_bytes(e, len);
-        m[0] = bad[i];
+        m[0] = bad_version[i];
         expect_rejected(m, len);
         m[0] = ENTRY_VERSION;
-        m[1] = bad[i];
+        m[1] = bad_kind[i];
         expect_rejected(m, len);
         free(m);
     }
@@ -290,7 +359,7 @@ static void test_rejects_argc_zero(void **state)
 
     size_t len;
     uint8_t *e = encode(&sample_hdr, sample, SAMPLE_N, &len);
-    put_u32(e + 40, 0); /* first command's argc */
+    put_u32(e + ENTRY_HEADER_SIZE, 0); /* first command's argc */
     expect_rejected(e, len);
     free(e);
 }
@@ -304,7 +373,7 @@ static void test_rejects_huge_argc(void **state)
     uint8_t *e = encode(&sample_hdr, sample, SAMPLE_N, &len);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint8_t *m = dup_bytes(e, len);
-        put_u32(m + 40, bad[i]);
+        put_u32(m + ENTRY_HEADER_SIZE, bad[i]);
         expect_rejected(m, len);
         free(m);
     }
@@ -324,9 +393,9 @@ static void test_rejects_argument_past_end(void **state)
         expect_rejected(m, len);
         free(m);
     }
-    /* The first argument's length too (offset 48). */
+    /* The first argument's length too (offset 56). */
     uint8_t *m = dup_bytes(e, len);
-    put_u32(m + 48, (uint32_t)len);
+    put_u32(m + ENTRY_HEADER_SIZE + 8, (uint32_t)len);
     expect_rejected(m, len);
     free(m);
     free(e);
@@ -371,7 +440,7 @@ static void test_rejects_trailing_garbage(void **state)
     /* An entry without padding followed by 8 zero bytes. */
     static const struct sample_cmd c = {1, {"PING"}, {4}, 0};
     e = encode(&sample_hdr, &c, 1, &len);
-    assert_int_equal(len, 56);
+    assert_int_equal(len, 64);
     m = calloc(1, len + 8);
     memcpy(m, e, len);
     expect_rejected(m, len + 8);
@@ -419,6 +488,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_byte_layout),
+        cmocka_unit_test(test_version1_decodes),
+        cmocka_unit_test(test_set_term_and_time),
+        cmocka_unit_test(test_rejects_v2_with_v1_header),
         cmocka_unit_test(test_length_is_multiple_of_8),
         cmocka_unit_test(test_empty_batch),
         cmocka_unit_test(test_many_commands_varied_argc),
