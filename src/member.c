@@ -64,6 +64,8 @@ static int file_read(struct member *m)
         }
         if (strcmp(key, "id") == 0) {
             m->id = strtoull(val, NULL, 10);
+        } else if (strcmp(key, "since") == 0) {
+            m->member_index = strtoull(val, NULL, 10);
         } else if (strcmp(key, "role") == 0) {
             m->target_role =
                 strcmp(val, "standby") == 0 ? NODE_STANDBY : NODE_VOTER;
@@ -91,9 +93,10 @@ static int file_write(struct member *m)
     file_path(m, path, sizeof path, "");
     file_path(m, tmp, sizeof tmp, ".tmp");
     char text[256];
-    int len = snprintf(text, sizeof text, "id %llu\nstate %s\nrole %s\n",
-                       (unsigned long long)m->id, state_names[m->state],
-                       node_role_name(m->target_role));
+    int len = snprintf(
+        text, sizeof text, "id %llu\nstate %s\nrole %s\nsince %llu\n",
+        (unsigned long long)m->id, state_names[m->state],
+        node_role_name(m->target_role), (unsigned long long)m->member_index);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || write(fd, text, (size_t)len) != len || fsync(fd) != 0 ||
         close(fd) != 0 || rename(tmp, path) != 0) {
@@ -158,6 +161,32 @@ static void join_cb(void *arg, const redisReply *reply, const char *err)
     }
 }
 
+/* RAFT.NODES from the member we joined through: remember the others. */
+static void peers_cb(void *arg, const redisReply *reply, const char *err)
+{
+    struct member *m = arg;
+    (void)err;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        return;
+    }
+    for (size_t i = 0; i < reply->elements && m->npeers < 16; i++) {
+        const redisReply *e = reply->element[i];
+        for (size_t k = 0; e->type == REDIS_REPLY_ARRAY && k + 1 < e->elements;
+             k += 2) {
+            const redisReply *key = e->element[k], *val = e->element[k + 1];
+            if (key->type == REDIS_REPLY_STRING &&
+                strcmp(key->str, "address") == 0 &&
+                val->type == REDIS_REPLY_STRING) {
+                size_t len = strcspn(val->str, "@");
+                if (len < sizeof m->peers[0]) {
+                    snprintf(m->peers[m->npeers++], sizeof m->peers[0], "%.*s",
+                             (int)len, val->str);
+                }
+            }
+        }
+    }
+}
+
 static void own_address(const struct server *srv, char *out, size_t n)
 {
     snprintf(out, n, "%s:%lld@%lld", srv->cfg.bind, srv->cfg.port,
@@ -202,6 +231,11 @@ static uint64_t join_cluster(struct member *m)
         uv_run(&loop, UV_RUN_DEFAULT);
         if (j.id != 0) {
             id = j.id;
+            const char *nargv[1] = {"RAFT.NODES"};
+            size_t nlen[1] = {10};
+            rpc_call(&loop, host, port, 1, nargv, nlen, MEMBER_RPC_TIMEOUT,
+                     peers_cb, m);
+            uv_run(&loop, UV_RUN_DEFAULT);
             break;
         }
         log_write(&srv->log, j.fatal ? LOG_WARNING : LOG_NOTICE,
@@ -252,14 +286,18 @@ int member_resolve(struct member *m, uint64_t *id, bool *bootstrap)
         return 0;
     }
     if (srv->cfg.join[0] == '\0') {
+        /* A seed, or a single node: node.c bootstraps (or resumes). Seeds
+         * are in the configuration at index 1. */
         m->state = MEMBER_SEED;
-        return 0; /* a seed, or a single node: node.c bootstraps */
+        m->member_index = 1;
+        return 0;
     }
     if (has_raft_state(m)) {
         log_write(&srv->log, LOG_NOTICE,
                   "join ignored: %s already holds raft state, resuming",
                   srv->cfg.dir);
         m->state = MEMBER_SEED;
+        m->member_index = 1;
         return 0;
     }
     m->target_role =
@@ -289,7 +327,7 @@ static void request_done(struct member *m, bool ok)
     m->rpc = NULL;
     if (ok) {
         m->failures = 0;
-        m->next_try_ms = 0;
+        m->next_try_ms = server_time_ms() + 500;
         return;
     }
     m->failures++;
@@ -334,8 +372,16 @@ static void mark_removed(struct member *m, const char *by)
 static void status_cb(void *arg, const redisReply *reply, const char *err)
 {
     struct member *m = arg;
-    (void)err;
     bool ok = reply != NULL && reply->type == REDIS_REPLY_STATUS;
+    log_write(&m->srv->log, LOG_VERBOSE,
+              "No leader heard from: asked %s whether node %llu is a member "
+              "(since configuration %llu): %s",
+              m->asked, (unsigned long long)m->id,
+              (unsigned long long)m->member_index,
+              reply == NULL                       ? err
+              : reply->type == REDIS_REPLY_STATUS ? reply->str
+              : reply->type == REDIS_REPLY_ERROR  ? reply->str
+                                                  : "?");
     if (ok && strcmp(reply->str, "removed") == 0) {
         request_done(m, true);
         mark_removed(m, m->asked);
@@ -370,7 +416,7 @@ static void ask_status(struct member *m)
     }
     char idbuf[24], seen[24];
     num_format_ll(idbuf, (long long)node_id(srv->node));
-    num_format_ll(seen, (long long)node_config_index(srv->node));
+    num_format_ll(seen, (long long)m->member_index);
     const char *argv[4] = {"RAFT.NODE", "STATUS", idbuf, seen};
     size_t argvlen[4] = {9, 6, strlen(idbuf), strlen(seen)};
     snprintf(m->asked, sizeof m->asked, "node %s:%d", host, port);
@@ -385,7 +431,11 @@ static void ask_role(struct member *m)
     int port;
     uint64_t leader;
     if (!node_leader(srv->node, &leader, addr, sizeof addr)) {
-        snprintf(addr, sizeof addr, "%s", srv->cfg.join);
+        /* No leader heard of yet: the join address and the members known
+         * from joining, in turn (any of them redirects to the leader). */
+        unsigned k = m->peer_next++ % (m->npeers + 1);
+        snprintf(addr, sizeof addr, "%s",
+                 k == 0 ? srv->cfg.join : m->peers[k - 1]);
     }
     if (rpc_parse_addr(addr, host, sizeof host, &port) != 0) {
         return;
@@ -411,7 +461,12 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = server_time_ms();
     int role = -1;
     bool in_config = node_self_member(srv->node, &role);
-    if (m->state == MEMBER_JOINING && in_config && role == m->target_role) {
+    uint64_t since = node_member_since(srv->node);
+    if (since > m->member_index) {
+        m->member_index = since;
+    }
+    if (m->state == MEMBER_JOINING && in_config && since > 0 &&
+        role == m->target_role) {
         m->state = MEMBER_JOINED;
         file_write(m);
         log_write(&srv->log, LOG_NOTICE,
@@ -440,14 +495,13 @@ static void on_tick(uv_timer_t *t)
         ask_role(m);
         return;
     }
-    /* Only a node whose own committed configuration holds it can ask:
-     * "removed" means absent from a NEWER committed configuration, and a
-     * node still catching up on its own joining would be told so by a
-     * member that never saw it join. */
+    /* Only a node that knows an index at or after a committed
+     * configuration holding it can ask: "removed" means absent from a
+     * NEWER committed configuration (a node still catching up on its own
+     * joining would be told so by a leader that never saw it join). */
     uint64_t quiet = now - m->leader_seen_ms;
-    if (!node_is_leader(srv->node) &&
-        quiet > 2 * (uint64_t)srv->cfg.election_timeout &&
-        node_member_status(srv->node, node_id(srv->node), 0) > 0) {
+    if (!node_is_leader(srv->node) && m->member_index > 0 &&
+        quiet > 2 * (uint64_t)srv->cfg.election_timeout) {
         ask_status(m);
         if (m->rpc == NULL) {
             request_done(m, false);

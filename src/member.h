@@ -22,10 +22,11 @@
  * Removal (member.c). The leader stops talking to a removed member, so it
  * cannot learn of its removal from the log. A node that has not heard from
  * a leader for two election timeouts asks the other members
- * `RAFT.NODE STATUS <id> <its committed configuration index>`; a member
- * whose committed configuration is newer and lacks the id answers
- * "removed". The node then records that in <dir>/member, logs it and exits
- * with status 0; started again on that dir it refuses (status 1).
+ * `RAFT.NODE STATUS <id> <index of a committed configuration holding
+ * it>`; a member whose committed configuration is newer and lacks the id
+ * answers "removed" (committed configurations form one history, and ids
+ * are never reused). The node then records that in <dir>/member, logs it and
+ * exits with status 0; started again on that dir it refuses (status 1).
  *
  * The member owns its timer, its request in flight (rpc.h) and the change
  * in progress; member_close releases them. */
@@ -57,7 +58,12 @@ struct member {
     struct rpc *rpc;      /* a ROLE request or a STATUS question */
     uint64_t next_try_ms; /* no new request before */
     uint64_t leader_seen_ms;
-    unsigned ask_next; /* round robin over members for STATUS */
+    unsigned ask_next;     /* round robin over members for STATUS */
+    uint64_t member_index; /* a committed configuration holding us */
+    /* Members' client addresses learnt when joining: whom to ask while no
+     * leader is known (the join address may be down). */
+    char peers[16][64];
+    unsigned npeers, peer_next;
     char asked[300];   /* whom the STATUS question went to */
     unsigned failures; /* consecutive failed requests (log throttling) */
     struct member_change *change; /* the leader's change in progress */

@@ -693,7 +693,7 @@ static void node_role_cmd(struct cmd_ctx *c)
     step_role(ch);
 }
 
-/* RAFT.NODE STATUS <id> <seen configuration index>: any member answers
+/* RAFT.NODE STATUS <id> <index>: the leader answers; a follower redirects
  * (member.h, removal). */
 static void node_status_cmd(struct cmd_ctx *c)
 {
@@ -704,7 +704,15 @@ static void node_status_cmd(struct cmd_ctx *c)
         reply_error(c->reply, "ERR syntax: RAFT.NODE STATUS <id> <index>");
         return;
     }
-    int st = node_member_status(c->srv->node, id, (uint64_t)seen);
+    struct server *srv = c->srv;
+    uint64_t leader;
+    char addr[160];
+    if (!node_is_leader(srv->node) &&
+        node_leader(srv->node, &leader, addr, sizeof addr)) {
+        reply_errorf(c->reply, "MOVED 0 %s", addr);
+        return;
+    }
+    int st = node_member_status(srv->node, id, (uint64_t)seen);
     reply_status(c->reply, st > 0 ? "member" : st < 0 ? "removed" : "unknown");
 }
 

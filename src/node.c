@@ -869,6 +869,7 @@ void node_poll(struct node *n)
         return;
     }
     deliver_deferred(n);
+    node_fix_configuration(n);
     int state = raft_state(&n->raft);
     raft_term term = raft_current_term(&n->raft);
     raft_id leader = 0;

@@ -71,14 +71,18 @@ unsigned node_count_role(struct node *n, int role);
 const char *node_role_name(int role);
 /* This node's role in the current configuration (false: not in it). */
 bool node_self_member(struct node *n, int *role);
-/* Index of the last committed configuration, and whether a newer one is
- * appended but not committed yet (a change in flight). */
-uint64_t node_config_index(struct node *n);
+/* Whether a configuration is appended but not committed yet (a change in
+ * flight). */
 bool node_config_pending(struct node *n);
-/* Is id a member, judged by this node's committed configuration, for a
- * node whose own committed configuration is at seen_index: 1 member, -1
- * removed (a newer committed configuration lacks it), 0 can't tell. */
+/* On the leader: is id a member, for a node that was a member of the
+ * committed configuration at or before index seen_index: 1 member, -1
+ * removed (a newer committed configuration lacks it), 0 can't tell here
+ * (not the leader, or a change in flight). */
 int node_member_status(struct node *n, uint64_t id, uint64_t seen_index);
+/* When this node is in the current configuration and no change is
+ * pending, an index at or after that configuration's (last applied); 0
+ * otherwise: the seen_index of its STATUS questions. */
+uint64_t node_member_since(struct node *n);
 
 /* Configuration changes, on the leader: add id at address as a spare,
  * give a member another role, remove one. done(arg, status) runs once the

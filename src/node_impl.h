@@ -59,6 +59,8 @@ void node_client_address(const char *address, char *out, size_t n);
 void node_contact_note(struct node *n, raft_id id);
 /* Milliseconds since a message from id arrived, or -1 if never. */
 int64_t node_contact_age(const struct node *n, raft_id id);
+/* Work around libraft leaving an applied configuration uncommitted. */
+void node_fix_configuration(struct node *n);
 /* leader, candidate, follower or unavailable. */
 const char *node_state_name(int state);
 /* Fail every membership change still waiting (raft is closing). */

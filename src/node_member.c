@@ -145,11 +145,6 @@ unsigned node_count_role(struct node *n, int role)
     return count;
 }
 
-uint64_t node_config_index(struct node *n)
-{
-    return n->raft.configuration_committed_index;
-}
-
 bool node_config_pending(struct node *n)
 {
     return n->raft.configuration_uncommitted_index != 0;
@@ -158,19 +153,39 @@ bool node_config_pending(struct node *n)
 int node_member_status(struct node *n, uint64_t id, uint64_t seen_index)
 {
     struct raft *r = &n->raft;
-    const struct raft_configuration *c = &r->configuration_committed;
-    if (r->configuration_committed_index == 0) {
-        return 0; /* nothing committed known here */
+    /* Only a leader answers: its current configuration is the committed
+     * one when no newer one waits, and its index is exact (a follower's
+     * may lag in libraft 0.22, and a follower may roll back). */
+    if (raft_state(r) != RAFT_LEADER ||
+        r->configuration_uncommitted_index != 0 ||
+        r->configuration_committed_index == 0) {
+        return 0;
     }
-    for (unsigned i = 0; i < c->n; i++) {
-        if (c->servers[i].id == id) {
+    for (unsigned i = 0; i < r->configuration.n; i++) {
+        if (r->configuration.servers[i].id == id) {
             return 1;
         }
     }
-    /* Absent from a committed configuration newer than any the asking node
-     * saw: committed configurations form one history and ids are never
-     * reused, so it was removed. An older view decides nothing. */
+    /* Absent from a committed configuration newer than one that held it:
+     * committed configurations form one history and ids are never reused,
+     * so it was removed. */
     return r->configuration_committed_index > seen_index ? -1 : 0;
+}
+
+uint64_t node_member_since(struct node *n)
+{
+    struct raft *r = &n->raft;
+    /* No newer configuration pending: the current one is applied, so its
+     * index is at most last_applied. */
+    if (r->configuration_uncommitted_index != 0) {
+        return 0;
+    }
+    for (unsigned i = 0; i < r->configuration.n; i++) {
+        if (r->configuration.servers[i].id == r->id) {
+            return raft_last_applied(r);
+        }
+    }
+    return 0;
 }
 
 bool node_self_member(struct node *n, int *role)
@@ -185,6 +200,39 @@ bool node_self_member(struct node *n, int *role)
         }
     }
     return false;
+}
+
+/* libraft 0.22.1 sometimes leaves an applied configuration marked
+ * uncommitted (seen after back-to-back leadership changes: a node that took
+ * the entry as a follower and then led kept configuration_uncommitted_index
+ * forever, so every later change failed with RAFT_CANTCHANGE). An entry at
+ * or below last_applied is committed: record it as such, as libraft's own
+ * apply does (a committed entry is never truncated, so no rollback can
+ * need the older configuration). */
+void node_fix_configuration(struct node *n)
+{
+    struct raft *r = &n->raft;
+    raft_index u = r->configuration_uncommitted_index;
+    if (u == 0 || u > raft_last_applied(r)) {
+        return;
+    }
+    struct raft_configuration copy;
+    raft_configuration_init(&copy);
+    for (unsigned i = 0; i < r->configuration.n; i++) {
+        const struct raft_server *sv = &r->configuration.servers[i];
+        if (raft_configuration_add(&copy, sv->id, sv->address, sv->role) != 0) {
+            raft_configuration_close(&copy);
+            return;
+        }
+    }
+    raft_configuration_close(&r->configuration_committed);
+    r->configuration_committed = copy;
+    r->configuration_committed_index = u;
+    r->configuration_uncommitted_index = 0;
+    log_write(&n->srv->log, LOG_VERBOSE,
+              "Configuration at index %llu is applied but was still marked "
+              "uncommitted (libraft): marked committed",
+              (unsigned long long)u);
 }
 
 /* --- Configuration changes ------------------------------------------------ */
@@ -326,7 +374,9 @@ void node_info(struct node *n, struct buf *out)
                "raft_num_nodes:%u\r\n"
                "raft_num_voters:%u\r\n"
                "raft_num_standbys:%u\r\n"
-               "raft_num_spares:%u\r\n",
+               "raft_num_spares:%u\r\n"
+               "raft_configuration_index:%llu\r\n"
+               "raft_configuration_pending_index:%llu\r\n",
                (unsigned long long)r->id, node_state_name(raft_state(r)),
                member ? node_role_name(self_role) : "none",
                (unsigned long long)leader, lclient,
@@ -335,7 +385,9 @@ void node_info(struct node *n, struct buf *out)
                (unsigned long long)raft_last_applied(r),
                (unsigned long long)raft_last_index(r), r->configuration.n,
                node_count_role(n, RAFT_VOTER), node_count_role(n, RAFT_STANDBY),
-               node_count_role(n, RAFT_SPARE));
+               node_count_role(n, RAFT_SPARE),
+               (unsigned long long)r->configuration_committed_index,
+               (unsigned long long)r->configuration_uncommitted_index);
     for (unsigned i = 0; i < r->configuration.n; i++) {
         struct node_member m;
         fill_member(n, &r->configuration.servers[i], leader, &m);

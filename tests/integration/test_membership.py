@@ -283,9 +283,15 @@ def test_standby_replicates_but_never_votes_or_leads(new_cluster, workspace):
             assert m.view()[standby.node_id]['role'] == 'standby'
         finally:
             roles = watch.stop()
-    finish_load(load, m, 'standby; a voter killed')
+        # A removed standby (the leader just stops talking to it, as to any
+        # removed member) notices and exits with status 0.
+        m.remove(standby.node_id)
+        status = members.wait_removed_exit(standby)
+        assert status == 0, (standby.name, status, standby.output_tail())
+        assert 'Removed from the cluster' in standby.log_text()
+        load.wait_progress(STEP, what='writes after removing the standby')
+    finish_load(load, m, 'standby; a voter killed; standby removed')
     assert 'leader' not in roles, roles
-    assert standby.role() != 'leader'
 
 
 # ---------------------------------------------------------------------------
