@@ -18,7 +18,9 @@ Fault families (FAMILIES):
   disk-full         one node's data dir is a small tmpfs; fill it up
   clock-skew        restart a node under faketime with its clock 1.5x fast
                     or 0.7x slow
-  membership        (issue 7; not yet)
+  membership        members leave (RAFT.NODE REMOVE, down to one voter) and
+                    fresh nodes join (--join) back to the original size
+                    (membership.py)
 The network families need netenv; the others work on loopback too.
 
 On a failed check the run directory is kept: history.jsonl, every node's
@@ -39,6 +41,7 @@ import threading
 import time
 
 import checker
+import membership
 import workload
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -54,7 +57,7 @@ FAKETIME_BIN = os.environ.get('FAULTS_FAKETIME_BIN',
 NET_FAMILIES = ('partition-leader', 'partition-halves', 'partition-ring',
                 'partition-oneway')
 LOCAL_FAMILIES = ('kill', 'kill-leader', 'pause', 'pause-leader', 'clock-skew')
-FAMILIES = NET_FAMILIES + LOCAL_FAMILIES + ('disk-full',)
+FAMILIES = NET_FAMILIES + LOCAL_FAMILIES + ('disk-full', 'membership')
 
 # Workloads (workload.py); run_once and start_workload default to the first
 # three, utils/faults mixes all of them.
@@ -94,13 +97,20 @@ def _free_port():
 
 
 class Node:
-    def __init__(self, run, i, host, port, raft_port):
+    """The node in slot i (its namespace). A fresh node that joined the
+    running cluster (membership.py) has `join` set, its own dir and the id
+    the cluster chose (raft_id, learned once it is a voter)."""
+
+    def __init__(self, run, i, host, port, raft_port, name=None, join=None):
         self.run = run
         self.i = i
         self.host = host
         self.port = port
         self.raft_port = raft_port
-        self.dir = os.path.join(run.workdir, 'node%d' % i)
+        self.join = join
+        self.raft_id = None if join else i
+        self.removed = False  # removed from the cluster: never restarted
+        self.dir = os.path.join(run.workdir, name or 'node%d' % i)
         self.data = os.path.join(self.dir, 'data')
         self.logfile = os.path.join(self.dir, 'redis-raft.log')
         os.makedirs(self.dir, exist_ok=True)
@@ -112,9 +122,12 @@ class Node:
     def argv(self):
         binary = FAKETIME_BIN if self.faketime else self.run.binary
         a = [binary, '--bind', self.host, '--port', str(self.port),
-             '--raft-port', str(self.raft_port), '--node-id', str(self.i),
-             '--cluster-nodes', self.run.seeds, '--dir', self.data,
-             '--logfile', self.logfile]
+             '--raft-port', str(self.raft_port)]
+        if self.join:
+            a += ['--join', self.join]  # ignored on a restart (dir not empty)
+        else:
+            a += ['--node-id', str(self.i), '--cluster-nodes', self.run.seeds]
+        a += ['--dir', self.data, '--logfile', self.logfile]
         for k, v in self.run.options.items():
             a += ['--' + k, str(v)]
         if self.faketime:
@@ -123,6 +136,10 @@ class Node:
             a = ['env', 'ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0',
                  'LD_PRELOAD=' + FAKETIME_LIB, 'FAKETIME=' + self.faketime] + a
         return a
+
+    @property
+    def address(self):
+        return '%s:%d@%d' % (self.host, self.port, self.raft_port)
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -239,7 +256,10 @@ class Run:
         self.stop_event = threading.Event()
         self.workers = []
         self.rotations = {}
-        self.nodes = {}
+        self.nodes = {}           # slot -> its current Node
+        self.retired = []         # removed nodes whose slot a fresh node took
+        self.addrs = []           # (host, port) per slot, for the workers
+        self.membership = membership.Membership(self)
         self.faults = []          # (time, description)
         self.fault_counts = {}
         self.closed = False
@@ -274,6 +294,7 @@ class Run:
         self.seeds = ','.join('%s:%d@%d' % a for a in addrs)
         for i, (host, port, rport) in enumerate(addrs, 1):
             self.nodes[i] = Node(self, i, host, port, rport)
+        self.addrs[:] = [(host, port) for host, port, _ in addrs]
         if 'disk-full' in self.families and self.net is not None:
             # One node's data dir lives on a tmpfs we can fill up.
             self.disk_node = self.nodes[self.n]
@@ -303,7 +324,7 @@ class Run:
         """The node that says it leads with the highest term, or None."""
         best, term = None, -1
         for node in self.nodes.values():
-            if not node.running() or node.paused:
+            if not node.running() or node.paused or node.removed:
                 continue
             try:
                 info = self.raft_info(node)
@@ -316,9 +337,26 @@ class Run:
     def wait_leader(self, timeout=30):
         return wait_until(self.leader, timeout, 'a raft leader')
 
+    def fresh_node(self, old, gen, join):
+        """A new node (not started) taking removed node old's slot: same
+        namespace and IP, the next ports, an empty dir of its own, joining
+        through member `join` (HOST:PORT)."""
+        if self.net is not None:
+            port, rport = CLIENT_PORT + gen, RAFT_PORT + gen
+        else:
+            port, rport = _free_port(), _free_port()
+        node = Node(self, old.i, old.host, port, rport, name='node%d.%d' % (old.i, gen),
+                    join=join)
+        if self.disk_node is old:
+            self.net.mount_tmpfs(node.data, 256 << 20)
+            self.disk_node = node
+        self.retired.append(old)
+        self.nodes[old.i] = node
+        return node
+
     # -- workload -------------------------------------------------------------
     def start_workload(self, workloads=DEFAULT_WORKLOADS):
-        addrs = [(n.host, n.port) for n in self.nodes.values()]
+        addrs = self.addrs  # kept up to date by membership changes
         wid = 0
         for w in workloads:
             if w not in WORKLOADS:
@@ -349,7 +387,8 @@ class Run:
             ldr = self.leader()
             if ldr is not None:
                 return ldr
-        up = [n for n in self.nodes.values() if n.running() and not n.paused]
+        up = [n for n in self.nodes.values() if n.running() and not n.paused
+              and not n.removed]
         return self.rng.choice(up) if up else None
 
     def inject(self, family):
@@ -438,6 +477,8 @@ class Run:
                 if not node.running():
                     self._restart(node)
             return heal
+        if family == 'membership':
+            return self.membership.inject()
         raise ValueError('unknown fault family %r' % family)
 
     def _restart(self, node):
@@ -472,13 +513,15 @@ class Run:
             if node.faketime is not None:
                 node.kill()
                 node.faketime = None
-            if not node.running():
+            if not node.running() and not node.removed:
                 if self.disk_node is node:
                     try:
                         os.unlink(os.path.join(node.data, 'filler'))
                     except OSError:
                         pass
                 node.start()
+        if any(node.removed for node in self.nodes.values()):
+            self.membership.restore()
 
     # -- final state and checking ---------------------------------------------
     def final_reads(self, timeout=60):
@@ -528,12 +571,14 @@ class Run:
             results['bank'] = checker.check_bank(bank, finals.get('bank'),
                                                  initial=workload.BANK_INITIAL,
                                                  timeout=timeout)
+        if self.membership.used:
+            results['membership'] = self.membership.result(ops)
         return results
 
     def crashed_nodes(self):
         """Nodes that exited by themselves (not by our signals) and why."""
         out = []
-        for node in self.nodes.values():
+        for node in list(self.nodes.values()) + self.retired:
             if node.proc is not None and node.proc.poll() is not None:
                 node.exits.append(node.proc.returncode)
                 node.proc = None
@@ -566,7 +611,7 @@ class Run:
             return
         self.closed = True
         self.stop_event.set()
-        for node in self.nodes.values():
+        for node in list(self.nodes.values()) + self.retired:
             try:
                 if node.paused:
                     node.resume()

@@ -73,6 +73,21 @@ def test_clock_skew():
     assert_run(ok, report)
 
 
+def test_membership():
+    """Members removed (down to one voter in the first fault, a SIGKILLed
+    member removed before live ones at times) and fresh nodes joined back
+    while registers and counters run: the histories check, every removed
+    node exits by itself, the cluster ends with its original voters, and
+    writes never stop for long (spec: about one election)."""
+    ok, report = runner.run_once(2 * SECONDS, ['membership'], use_netns=NETNS_OK,
+                                 workloads=('register', 'counter'))
+    assert report['faults'].get('membership', 0) >= 1, report['faults']
+    assert_run(ok, report)
+    stats = report['results']['membership']['stats']
+    assert stats['min_voters'] == 1 and stats['joined'] >= 2, stats
+    assert stats['max_write_gap_s'] < 5.0, stats
+
+
 def test_bank_transactions():
     """The bank workload (WATCH + MULTI/EXEC transfers between accounts,
     MGET and MULTI/EXEC reads) under a killed and, with namespaces, an
