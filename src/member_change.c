@@ -614,6 +614,44 @@ static void node_add_cmd(struct cmd_ctx *c)
     record_id(ch, false);
 }
 
+/* Would the voters left once voter `id` stops voting still reach a
+ * quorum among those this leader hears from? A removal that leaves too
+ * few could never commit, and the cluster would stay without a leader
+ * (etcd's strict reconfiguration check). False after writing the error. */
+static bool quorum_after(struct cmd_ctx *c, uint64_t id, const char *verb)
+{
+    struct node_member mem[64];
+    size_t n = node_members(c->srv->node, mem, 64);
+    unsigned voters = 0, reachable = 0;
+    /* Heard from within two election timeouts: lenient, so that a busy
+     * machine or a leader elected a moment ago does not refuse changes;
+     * a voter that is down is past it soon enough. */
+    int64_t window = 2 * (int64_t)c->srv->cfg.election_timeout;
+    if (node_leading_for_ms(c->srv->node) < (uint64_t)window) {
+        /* Elected a moment ago: it has not heard from every voter yet
+         * (a forwarded removal arrives right after a transfer). */
+        return true;
+    }
+    for (size_t i = 0; i < n && i < 64; i++) {
+        if (mem[i].role != NODE_VOTER || mem[i].id == id) {
+            continue;
+        }
+        voters++;
+        reachable += mem[i].is_self || (mem[i].last_contact_ms >= 0 &&
+                                        mem[i].last_contact_ms < window);
+    }
+    unsigned need = voters / 2 + 1;
+    if (reachable >= need) {
+        return true;
+    }
+    reply_errorf(c->reply,
+                 "ERR %s node %llu would leave %u of %u voters reachable, "
+                 "short of a quorum of %u: bring back or remove the "
+                 "unreachable voters first",
+                 verb, (unsigned long long)id, reachable, voters, need);
+    return false;
+}
+
 static void node_remove_cmd(struct cmd_ctx *c)
 {
     struct server *srv = c->srv;
@@ -637,6 +675,9 @@ static void node_remove_cmd(struct cmd_ctx *c)
     }
     if (mem.role == NODE_VOTER && node_count_role(srv->node, NODE_VOTER) == 1) {
         reply_error(c->reply, "ERR can't remove the last voter");
+        return;
+    }
+    if (mem.role == NODE_VOTER && !quorum_after(c, id, "removing")) {
         return;
     }
     struct member_change *ch = change_new(c, CH_REMOVE, id, mem.role);
@@ -685,6 +726,9 @@ static void node_role_cmd(struct cmd_ctx *c)
     }
     if (mem.role == NODE_VOTER && node_count_role(srv->node, NODE_VOTER) == 1) {
         reply_error(c->reply, "ERR can't demote the last voter");
+        return;
+    }
+    if (mem.role == NODE_VOTER && !quorum_after(c, id, "demoting")) {
         return;
     }
     struct member_change *ch = change_new(c, CH_ROLE, id, role);

@@ -882,6 +882,7 @@ void node_poll(struct node *n)
     }
     if (state != n->last_state) {
         server_set_role(srv, state == RAFT_LEADER);
+        n->state_since_ms = server_time_ms();
         if (state == RAFT_LEADER) {
             log_write(&srv->log, LOG_NOTICE,
                       "Elected leader for term %llu (commit index %llu)",

@@ -95,6 +95,8 @@ int node_assign(struct node *n, uint64_t id, int role,
                 void (*done)(void *arg, int status), void *arg);
 int node_remove(struct node *n, uint64_t id,
                 void (*done)(void *arg, int status), void *arg);
+/* How long this node has led (0 when it does not). */
+uint64_t node_leading_for_ms(struct node *n);
 /* Current last log index of the leader and a member's match index (-1
  * unknown): how far a joining member has caught up. */
 int64_t node_match_index(struct node *n, uint64_t id);

@@ -43,6 +43,7 @@ struct node {
     int last_state;
     raft_term last_term;
     raft_id last_leader;
+    uint64_t state_since_ms; /* when node_poll saw last_state begin */
     void (*close_cb)(struct server *srv);
     /* When a message last came from each peer (node_contact_ms). */
     struct {

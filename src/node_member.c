@@ -411,3 +411,12 @@ int64_t node_match_index(struct node *n, uint64_t id)
     }
     return (int64_t)match;
 }
+
+uint64_t node_leading_for_ms(struct node *n)
+{
+    if (raft_state(&n->raft) != RAFT_LEADER || n->last_state != RAFT_LEADER) {
+        return 0;
+    }
+    uint64_t now = server_time_ms();
+    return now > n->state_since_ms ? now - n->state_since_ms : 0;
+}

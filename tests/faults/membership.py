@@ -43,6 +43,11 @@ class MembershipError(Exception):
     """A change that did not complete (recorded as an anomaly)."""
 
 
+class QuorumRefused(MembershipError):
+    """The leader refused a removal that would leave too few reachable
+    voters for a quorum: correct behaviour, not an anomaly."""
+
+
 # What can stop a step: recorded as an anomaly, and the fault goes on.
 STEP_ERRORS = (MembershipError, workload.Error, workload.Closed, OSError, TimeoutError)
 
@@ -66,7 +71,8 @@ class Membership:
         self.join_failed = False
         self.anomalies = []
         self.stats = {'removed': 0, 'joined': 0, 'killed_then_removed': 0,
-                      'min_voters': run.n, 'in_progress_retries': 0}
+                      'min_voters': run.n, 'in_progress_retries': 0,
+                      'quorum_refusals': 0}
         self.generation = {}   # slot -> fresh nodes started in it
 
     # -- helpers --------------------------------------------------------------
@@ -124,6 +130,10 @@ class Membership:
                     time.sleep(0.2)
                 elif uncertain and args[1].upper() == 'REMOVE' and 'is not a member' in msg:
                     return 'OK'
+                elif 'short of a quorum' in msg:
+                    # The leader's reconfiguration check: the change would
+                    # leave too few reachable voters (it changed nothing).
+                    raise QuorumRefused('%s: %s' % (' '.join(map(str, args)), msg))
                 else:
                     raise MembershipError('%s: %s' % (' '.join(map(str, args)), msg))
             except workload.Closed as e:
@@ -227,8 +237,11 @@ class Membership:
         self.run.note_fault('membership', 'shrink %d -> %d voters%s' % (
             n, low, ', removing SIGKILLed node(s) %s first' % [d.i for d in dead]
             if dead else ''))
+        # Members already down (killed by an earlier fault and not back yet,
+        # or exited after a full disk) go first too.
+        down = [m for m in self.members() if not m.running() and m not in dead]
         try:
-            for node in dead:
+            for node in dead + down:
                 self.remove(node)
                 self.stats['killed_then_removed'] += 1
             while len(self.members()) > low:
@@ -237,6 +250,11 @@ class Membership:
                     self.join(self.rng.choice(vacant))
                 else:
                     self.remove(self.rng.choice(self.members()))
+        except QuorumRefused as e:
+            # Right: a partitioned or paused member still counts in the
+            # quorum. Stop shrinking; the heal grows the cluster back.
+            self.stats['quorum_refusals'] += 1
+            runner.log('membership: refused, stop shrinking: %s' % e)
         except STEP_ERRORS as e:
             self._anomaly('membership-change-failed', error=str(e))
         return self.restore

@@ -193,6 +193,20 @@ def test_replace_a_dead_follower(new_cluster, workspace):
         dead = m.cluster.followers()[0]
         m.kill(dead)
         load.wait_progress(STEP, what='writes with one node dead')
+        # Removing the other live voter would leave the dead one and the
+        # leader: 1 of 2 reachable, no quorum. Once the leader no longer
+        # hears from the dead node, it refuses (and changes nothing).
+        leader = m.leader()
+        live = next(n for n in m.live() if n is not leader)
+        timeout_ms = int(leader.client().config_get('election-timeout')['election-timeout'])
+        wait_until(lambda: int(m.view(leader)[dead.node_id]['last_contact']) > 2 * timeout_ms,
+                   scaled(10), what='the leader to lose contact with the dead node')
+        reply = cmd(leader, 'RAFT.NODE', 'REMOVE', live.node_id)
+        assert reply.startswith(b'-ERR removing node %d would leave 1 of 2 voters '
+                                b'reachable, short of a quorum of 2: bring back or '
+                                b'remove the unreachable voters first' % live.node_id), reply
+        m.wait_counts(voters=3, nodes=3)
+        load.wait_progress(STEP, what='writes after the refused removal')
         m.remove(dead.node_id)
         m.wait_counts(voters=2, nodes=2)
         assert sorted(m.view()) == sorted(m.cluster.nodes)
