@@ -16,8 +16,6 @@
 #include "server.h"
 #include "slot.h"
 
-#define MAX_MEMBERS 64
-
 void cmd_readonly(struct cmd_ctx *c)
 {
     c->conn->readonly = true;
@@ -126,10 +124,7 @@ void cmd_raft_transfer(struct cmd_ctx *c)
 static size_t members(struct server *srv, struct node_member *m,
                       const struct node_member **leader)
 {
-    size_t n = node_members(srv->node, m, MAX_MEMBERS);
-    if (n > MAX_MEMBERS) {
-        n = MAX_MEMBERS;
-    }
+    size_t n = node_members(srv->node, m, NODE_MAX_MEMBERS);
     *leader = NULL;
     for (size_t i = 0; i < n; i++) {
         if (m[i].is_leader) {
@@ -141,7 +136,7 @@ static size_t members(struct server *srv, struct node_member *m,
 
 static void cluster_info_reply(struct cmd_ctx *c)
 {
-    struct node_member m[MAX_MEMBERS];
+    struct node_member m[NODE_MAX_MEMBERS];
     const struct node_member *leader;
     size_t n = members(c->srv, m, &leader);
     unsigned long long term = node_term(c->srv->node);
@@ -168,7 +163,7 @@ static void cluster_info_reply(struct cmd_ctx *c)
 
 static void cluster_nodes_reply(struct cmd_ctx *c)
 {
-    struct node_member m[MAX_MEMBERS];
+    struct node_member m[NODE_MAX_MEMBERS];
     const struct node_member *leader;
     size_t n = members(c->srv, m, &leader);
     unsigned long long term = node_term(c->srv->node);
@@ -208,7 +203,7 @@ static void slots_node(struct buf *b, const struct node_member *m)
 
 static void cluster_slots_reply(struct cmd_ctx *c)
 {
-    struct node_member m[MAX_MEMBERS];
+    struct node_member m[NODE_MAX_MEMBERS];
     const struct node_member *leader;
     size_t n = members(c->srv, m, &leader);
     if (leader == NULL) {
@@ -233,7 +228,7 @@ static void cluster_slots_reply(struct cmd_ctx *c)
 
 static void cluster_shards_reply(struct cmd_ctx *c)
 {
-    struct node_member m[MAX_MEMBERS];
+    struct node_member m[NODE_MAX_MEMBERS];
     const struct node_member *leader;
     size_t n = members(c->srv, m, &leader);
     reply_array(c->reply, 1);

@@ -15,6 +15,7 @@
 #include "glob.h"
 #include "log.h"
 #include "mem.h"
+#include "num.h"
 
 enum config_type { CT_STRING, CT_INT, CT_BYTES, CT_LOGLEVEL, CT_BOOL };
 
@@ -304,29 +305,23 @@ static bool is_explicit(const struct config *c, const char *name)
     return (c->explicit_keys >> (d - defs)) & 1;
 }
 
-/* Parse "HOST:PORT[@RAFTPORT]" into its parts; returns 0 or -1. */
-static int parse_node_addr(const char *s, char *host, size_t hostlen,
-                           long long *port, long long *raft_port)
+int config_parse_node_addr(const char *s, size_t len, char *host,
+                           size_t hostlen, long long *port,
+                           long long *raft_port)
 {
-    const char *at = strchr(s, '@');
-    size_t len = at ? (size_t)(at - s) : strlen(s);
-    const char *colon = memrchr(s, ':', len);
+    const char *at = memchr(s, '@', len);
+    size_t alen = at ? (size_t)(at - s) : len;
+    const char *colon = memrchr(s, ':', alen);
     if (colon == NULL || colon == s || (size_t)(colon - s) >= hostlen) {
         return -1;
     }
-    char num[16];
-    size_t plen = len - (size_t)(colon - s) - 1;
-    if (plen == 0 || plen >= sizeof num) {
-        return -1;
-    }
-    memcpy(num, colon + 1, plen);
-    num[plen] = '\0';
-    if (parse_number(num, 0, port) != 0 || *port < 1 || *port > 65535) {
+    if (!num_parse_ll(colon + 1, alen - (size_t)(colon - s) - 1, port) ||
+        *port < 1 || *port > 65535) {
         return -1;
     }
     *raft_port = *port + 10000;
     if (at != NULL &&
-        (parse_number(at + 1, 0, raft_port) != 0 || *raft_port < 1)) {
+        (!num_parse_ll(at + 1, len - alen - 1, raft_port) || *raft_port < 1)) {
         return -1;
     }
     if (*raft_port > 65535) {
@@ -346,7 +341,8 @@ static int parse_seeds(struct config *c, char *err, size_t errlen)
          tok = strtok_r(NULL, ", ", &save)) {
         char host[256];
         long long port, raft_port;
-        if (parse_node_addr(tok, host, sizeof host, &port, &raft_port) != 0) {
+        if (config_parse_node_addr(tok, strlen(tok), host, sizeof host, &port,
+                                   &raft_port) != 0) {
             snprintf(err, errlen,
                      "'cluster-nodes': '%s' is not HOST:PORT[@RAFTPORT]", tok);
             rv = -1;

@@ -67,6 +67,14 @@ int config_set_many(struct config *c, int n, const char *const *argv,
  * unless they were given). Returns 0, or -1 with a message in err. */
 int config_finish(struct config *c, char *err, size_t errlen);
 
+/* A node address "HOST:PORT[@RAFTPORT]" (s, len bytes) into its parts: the
+ * raft port defaults to PORT + 10000; ports are decimal integers (as Redis
+ * parses them) in 1..65535; host holds HOST (fewer than hostlen bytes).
+ * Returns 0, or -1 when malformed. cluster-nodes and RAFT.NODE ADD use it. */
+int config_parse_node_addr(const char *s, size_t len, char *host,
+                           size_t hostlen, long long *port,
+                           long long *raft_port);
+
 /* CONFIG GET: visit once every key one of the n patterns matches (glob,
  * case-insensitive), with its current value as text. A pattern without
  * glob characters names one key, reported as the pattern spells it, as

@@ -214,10 +214,6 @@ static uint64_t join_cluster(struct member *m)
     }
     argv[argc++] = addr;
     argv[argc++] = "spare";
-    size_t argvlen[5];
-    for (int i = 0; i < argc; i++) {
-        argvlen[i] = strlen(argv[i]);
-    }
     log_write(&srv->log, LOG_NOTICE,
               "Joining the cluster through %s as %s (this node is %s)",
               srv->cfg.join, srv->cfg.join_as, addr);
@@ -226,14 +222,13 @@ static uint64_t join_cluster(struct member *m)
     uint64_t id = 0;
     for (unsigned attempt = 1;; attempt++) {
         struct join_call j = {m, false, false, 0, ""};
-        rpc_call(&loop, host, port, argc, argv, argvlen, MEMBER_RPC_TIMEOUT,
+        rpc_call(&loop, host, port, argc, argv, NULL, MEMBER_RPC_TIMEOUT,
                  join_cb, &j);
         uv_run(&loop, UV_RUN_DEFAULT);
         if (j.id != 0) {
             id = j.id;
             const char *nargv[1] = {"RAFT.NODES"};
-            size_t nlen[1] = {10};
-            rpc_call(&loop, host, port, 1, nargv, nlen, MEMBER_RPC_TIMEOUT,
+            rpc_call(&loop, host, port, 1, nargv, NULL, MEMBER_RPC_TIMEOUT,
                      peers_cb, m);
             uv_run(&loop, UV_RUN_DEFAULT);
             break;
@@ -393,11 +388,8 @@ static void status_cb(void *arg, const redisReply *reply, const char *err)
 static void ask_status(struct member *m)
 {
     struct server *srv = m->srv;
-    struct node_member mem[64];
-    size_t n = node_members(srv->node, mem, 64);
-    if (n > 64) {
-        n = 64;
-    }
+    struct node_member mem[NODE_MAX_MEMBERS];
+    size_t n = node_members(srv->node, mem, NODE_MAX_MEMBERS);
     /* Whom to ask: the next other member in turn, else the join address. */
     char host[256];
     int port = 0;
@@ -418,9 +410,8 @@ static void ask_status(struct member *m)
     num_format_ll(idbuf, (long long)node_id(srv->node));
     num_format_ll(seen, (long long)m->member_index);
     const char *argv[4] = {"RAFT.NODE", "STATUS", idbuf, seen};
-    size_t argvlen[4] = {9, 6, strlen(idbuf), strlen(seen)};
     snprintf(m->asked, sizeof m->asked, "node %s:%d", host, port);
-    m->rpc = rpc_call(&srv->loop, host, port, 4, argv, argvlen,
+    m->rpc = rpc_call(&srv->loop, host, port, 4, argv, NULL,
                       (uint64_t)srv->cfg.election_timeout * 4, status_cb, m);
 }
 
@@ -444,11 +435,10 @@ static void ask_role(struct member *m)
     num_format_ll(idbuf, (long long)m->id);
     const char *role = node_role_name(m->target_role);
     const char *argv[4] = {"RAFT.NODE", "ROLE", idbuf, role};
-    size_t argvlen[4] = {9, 4, strlen(idbuf), strlen(role)};
     /* The leader answers once the node caught up and holds the role:
      * that may take a whole snapshot transfer. */
     m->rpc =
-        rpc_call(&srv->loop, host, port, 4, argv, argvlen, 600000, role_cb, m);
+        rpc_call(&srv->loop, host, port, 4, argv, NULL, 600000, role_cb, m);
 }
 
 static void on_tick(uv_timer_t *t)

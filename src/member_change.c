@@ -8,6 +8,7 @@
 
 #include "batch.h"
 #include "command.h"
+#include "config.h"
 #include "conn.h"
 #include "mem.h"
 #include "member.h"
@@ -399,10 +400,10 @@ static void forward_to_leader(struct member_change *ch)
     if (!node_leader(srv->node, &leader, addr, sizeof addr) ||
         leader == node_id(srv->node)) {
         /* Not known yet: ask any other voter (it redirects). */
-        struct node_member mem[64];
-        size_t n = node_members(srv->node, mem, 64);
+        struct node_member mem[NODE_MAX_MEMBERS];
+        size_t n = node_members(srv->node, mem, NODE_MAX_MEMBERS);
         addr[0] = '\0';
-        for (size_t i = 0; i < n && i < 64; i++) {
+        for (size_t i = 0; i < n; i++) {
             if (!mem[i].is_self && mem[i].role == NODE_VOTER) {
                 snprintf(addr, sizeof addr, "%s:%d", mem[i].host, mem[i].port);
                 break;
@@ -420,11 +421,7 @@ static void forward_to_leader(struct member_change *ch)
     const char *argv[4] = {
         "RAFT.NODE", ch->kind == CH_REMOVE ? "REMOVE" : "ROLE", idbuf, role};
     int argc = ch->kind == CH_REMOVE ? 3 : 4;
-    size_t argvlen[4];
-    for (int i = 0; i < argc; i++) {
-        argvlen[i] = strlen(argv[i]);
-    }
-    ch->rpc = rpc_call(&srv->loop, host, port, argc, argv, argvlen, 600000,
+    ch->rpc = rpc_call(&srv->loop, host, port, argc, argv, NULL, 600000,
                        forwarded, ch);
 }
 
@@ -458,33 +455,13 @@ static bool parse_id(const char *s, size_t len, uint64_t *id)
  * canonical form. */
 static bool parse_address(const char *s, size_t len, char *out, size_t n)
 {
-    char tmp[128];
-    if (len == 0 || len >= sizeof tmp || memchr(s, ' ', len) != NULL) {
-        return false;
-    }
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
-    char *at = strchr(tmp, '@');
-    if (at != NULL) {
-        *at = '\0';
-    }
-    char *colon = strrchr(tmp, ':');
+    char host[128];
     long long port, rport;
-    if (colon == NULL || colon == tmp ||
-        !num_parse_ll(colon + 1, strlen(colon + 1), &port) || port < 1 ||
-        port > 65535) {
+    if (len >= sizeof host || memchr(s, ' ', len) != NULL ||
+        config_parse_node_addr(s, len, host, sizeof host, &port, &rport) != 0) {
         return false;
     }
-    rport = port + 10000;
-    if (at != NULL && (!num_parse_ll(at + 1, strlen(at + 1), &rport) ||
-                       rport < 1 || rport > 65535)) {
-        return false;
-    }
-    if (rport > 65535) {
-        return false;
-    }
-    *colon = '\0';
-    snprintf(out, n, "%s:%lld@%lld", tmp, port, rport);
+    snprintf(out, n, "%s:%lld@%lld", host, port, rport);
     return true;
 }
 
@@ -620,8 +597,8 @@ static void node_add_cmd(struct cmd_ctx *c)
  * (etcd's strict reconfiguration check). False after writing the error. */
 static bool quorum_after(struct cmd_ctx *c, uint64_t id, const char *verb)
 {
-    struct node_member mem[64];
-    size_t n = node_members(c->srv->node, mem, 64);
+    struct node_member mem[NODE_MAX_MEMBERS];
+    size_t n = node_members(c->srv->node, mem, NODE_MAX_MEMBERS);
     unsigned voters = 0, reachable = 0;
     /* Heard from within two election timeouts: lenient, so that a busy
      * machine or a leader elected a moment ago does not refuse changes;
@@ -632,7 +609,7 @@ static bool quorum_after(struct cmd_ctx *c, uint64_t id, const char *verb)
          * (a forwarded removal arrives right after a transfer). */
         return true;
     }
-    for (size_t i = 0; i < n && i < 64; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (mem[i].role != NODE_VOTER || mem[i].id == id) {
             continue;
         }
@@ -783,11 +760,8 @@ void cmd_raft_node(struct cmd_ctx *c)
 
 void cmd_raft_nodes(struct cmd_ctx *c)
 {
-    struct node_member mem[64];
-    size_t n = node_members(c->srv->node, mem, 64);
-    if (n > 64) {
-        n = 64;
-    }
+    struct node_member mem[NODE_MAX_MEMBERS];
+    size_t n = node_members(c->srv->node, mem, NODE_MAX_MEMBERS);
     reply_array(c->reply, (long long)n);
     for (size_t i = 0; i < n; i++) {
         const struct node_member *x = &mem[i];

@@ -59,7 +59,9 @@ struct node_member {
     int64_t last_contact_ms; /* since a message came from it; -1 never */
     bool connected;          /* heard from within an election timeout */
 };
-/* Fill out with at most max members; returns how many there are. */
+/* Members a node lists at most (RAFT.NODES, CLUSTER NODES...). */
+#define NODE_MAX_MEMBERS 64
+/* Fill out with at most max members; returns how many it filled. */
 size_t node_members(struct node *n, struct node_member *out, size_t max);
 /* The member with id (true), or false. */
 bool node_member_get(struct node *n, uint64_t id, struct node_member *out);

@@ -91,10 +91,11 @@ size_t node_members(struct node *n, struct node_member *out, size_t max)
     raft_id leader = 0;
     const char *laddr = NULL;
     raft_leader(r, &leader, &laddr);
-    for (unsigned i = 0; i < r->configuration.n && i < max; i++) {
+    size_t count = r->configuration.n < max ? r->configuration.n : max;
+    for (size_t i = 0; i < count; i++) {
         fill_member(n, &r->configuration.servers[i], leader, &out[i]);
     }
-    return r->configuration.n;
+    return count;
 }
 
 bool node_member_get(struct node *n, uint64_t id, struct node_member *out)

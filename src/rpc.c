@@ -406,7 +406,8 @@ struct rpc *rpc_call(uv_loop_t *loop, const char *host, int port, int argc,
     r->port = port;
     reply_array(&r->cmd, argc);
     for (int i = 0; i < argc; i++) {
-        reply_bulk(&r->cmd, argv[i], argvlen[i]);
+        reply_bulk(&r->cmd, argv[i],
+                   argvlen != NULL ? argvlen[i] : strlen(argv[i]));
     }
     uv_timer_init(loop, &r->timer);
     r->timer.data = r;

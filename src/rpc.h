@@ -40,11 +40,11 @@ struct rpc; /* one request in flight */
 typedef void (*rpc_cb)(void *arg, const struct redisReply *reply,
                        const char *err);
 
-/* Send the command argv[0..argc) (argvlen[i] bytes each, binary safe) to
- * host:port and call cb(arg, ...) once with the outcome. host is a name or
- * an IPv4/IPv6 literal (without brackets). timeout_ms bounds the whole
- * request, redirections included (0: no deadline). Returns the request,
- * for rpc_cancel. */
+/* Send the command argv[0..argc) (argvlen[i] bytes each, binary safe; with
+ * argvlen NULL, NUL-terminated strings) to host:port and call cb(arg, ...) once
+ * with the outcome. host is a name or an IPv4/IPv6 literal (without brackets).
+ * timeout_ms bounds the whole request, redirections included (0: no deadline).
+ * Returns the request, for rpc_cancel. */
 struct rpc *rpc_call(uv_loop_t *loop, const char *host, int port, int argc,
                      const char *const *argv, const size_t *argvlen,
                      uint64_t timeout_ms, rpc_cb cb, void *arg);
